@@ -1,0 +1,43 @@
+# The two commands: `make run` scans samples/, `make test` passes the tests. Each installs what is missing.
+VENV    := .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed
+PYTHON  ?= python3
+
+.PHONY: run test lint typecheck unit bench sysdeps samples clean
+
+run: $(STAMP)
+	@$(VENV)/bin/triage scan samples/; rc=$$?; \
+	  if [ $$rc -eq 0 ] || [ $$rc -eq 3 ] || [ $$rc -eq 4 ]; then exit 0; else exit $$rc; fi
+
+test: $(STAMP) lint typecheck unit
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check triage tests bench samples
+	$(VENV)/bin/ruff format --check triage tests bench samples
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+unit: $(STAMP)
+	$(VENV)/bin/pytest
+
+bench: $(STAMP)
+	$(PY) bench/scan_corpus.py
+
+samples: $(STAMP)
+	$(PY) samples/build_samples.py
+
+# System packages the Python dependencies need: libmagic for python-magic.
+sysdeps:
+	@./.ci/sysdeps.sh
+
+$(STAMP): pyproject.toml
+	@./.ci/sysdeps.sh
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --upgrade pip
+	@$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

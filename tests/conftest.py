@@ -1,0 +1,55 @@
+"""Shared test helpers: one Engine per session, and `make_message` to build inputs in code."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Iterable, Sequence
+from email.message import EmailMessage
+from email.policy import SMTP
+from pathlib import Path
+
+import pytest
+
+from triage.engine import Engine
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT.parent / "shared" / "corpus"
+
+
+@pytest.fixture(scope="session")
+def engine() -> Engine:
+    return Engine()
+
+
+def make_message(
+    *,
+    subject: str = "テスト",
+    body: str = "本文です。",
+    sender: str = "Taro Yamada <taro@example.co.jp>",
+    to: str = "hanako@example.jp",
+    attachments: Sequence[tuple[str, bytes, str]] = (),
+    headers: Iterable[tuple[str, str]] = (),
+) -> bytes:
+    """An RFC 5322 message with a text body and (name, bytes, mime type) attachments."""
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Date"] = "Mon, 16 Nov 2026 10:00:00 +0900"
+    msg["Message-ID"] = "<test@example.co.jp>"
+    for name, value in headers:
+        msg[name] = value
+    msg.set_content(body)
+    for name, data, mime in attachments:
+        maintype, _, subtype = mime.partition("/")
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
+    return msg.as_bytes(policy=SMTP)
+
+
+def make_zip(members: Sequence[tuple[str, bytes]]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members:
+            zf.writestr(name, data)
+    return buffer.getvalue()

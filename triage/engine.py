@@ -1,0 +1,437 @@
+"""The engine: one scan of one message, breadth-first over its artifact tree, under one budget.
+
+`Engine(config).scan(raw, envelope=..., name=...) -> Report` is the only way into analysis. Plugins are set up
+once per Engine; a scan holds its own state (`_Scan`) and never touches another scan's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from triage import __version__
+from triage.config import Config, load_config
+from triage.filetype import FileTyper
+from triage.ingest.eml import ParsedEmail, parse_email
+from triage.ingest.forward import find_original
+from triage.model import (
+    Artifact,
+    Envelope,
+    Finding,
+    InputInfo,
+    Iocs,
+    JsonValue,
+    MessageInfo,
+    Note,
+    NoteKind,
+    Report,
+)
+from triage.names import display_name
+from triage.plugins import (
+    Analyzer,
+    ArtifactView,
+    Child,
+    MessageView,
+    PasswordCandidate,
+    Scope,
+    Unpacker,
+)
+from triage.registry import default_analyzers, default_unpackers
+from triage.runner import CallContext, CallOutcome, ScanState, run_call
+from triage.scoring.score import score
+from triage.unpack.passwords import password_candidates
+
+ENGINE = "engine"
+# ids the engine itself emits; they must be declared in scoring.toml like any plugin's
+ENGINE_EMITS = frozenset({"FORWARDED_ORIGINAL", "LIMIT_EXCEEDED"})
+# message-scope analyzers still run after a deadline hit, with this much extra time: sender and text checks
+# are cheap and carry most of the weight for a gateway.
+MESSAGE_GRACE_SECONDS = 2.0
+_HASHED_TYPES_SKIP = frozenset({"email", "text", "html"})
+
+
+@dataclass
+class _Node:
+    id: str
+    parent: str | None
+    depth: int
+    name: str | None
+    declared_type: str | None
+    data: bytes | None
+    size: int
+    types: tuple[str, ...] = ()
+    meta: dict[str, JsonValue] = field(default_factory=dict)
+    hashes: tuple[str, str, str] | None = None
+    parsed: Any = None
+
+    def record(self) -> Artifact:
+        md5, sha1, sha256 = self.hashes or (None, None, None)
+        return Artifact(
+            id=self.id,
+            parent=self.parent,
+            depth=self.depth,
+            name=self.name,
+            display_name=display_name(self.name) if self.name is not None else None,
+            declared_type=self.declared_type,
+            types=self.types,
+            size=self.size,
+            md5=md5,
+            sha1=sha1,
+            sha256=sha256,
+            meta=dict(self.meta),
+        )
+
+
+def _hashes(data: bytes) -> tuple[str, str, str]:
+    return hashlib.md5(data).hexdigest(), hashlib.sha1(data).hexdigest(), hashlib.sha256(data).hexdigest()  # noqa: S324 - identifiers, not security
+
+
+class _Scan(ScanState):
+    """The mutable state of one scan. Lives only inside Engine.scan."""
+
+    def __init__(self, engine: Engine, started: float) -> None:
+        self.engine = engine
+        self.config = engine.config
+        self.started = started
+        self.deadline = started + engine.config.limits.max_seconds
+        self.findings: list[Finding] = []
+        self.notes: list[Note] = []
+        self.nodes: dict[str, _Node] = {}
+        self.order: list[str] = []
+        self.total_bytes = 0
+        self.files = 0
+        self.messages: list[tuple[str, ParsedEmail]] = []
+        self._candidates: tuple[PasswordCandidate, ...] | None = None
+        self.limit_hits: set[str] = set()
+
+    # -- ScanState -------------------------------------------------------------------------------------------
+    def commit_meta(self, artifact: str, key: str, value: JsonValue) -> None:
+        node = self.nodes.get(artifact)
+        if node is not None:
+            node.meta[key] = value
+
+    def max_child_size(self) -> int:
+        limits = self.config.limits
+        return max(0, min(limits.max_file_size, limits.max_total_size - self.total_bytes))
+
+    def password_candidates(self) -> Sequence[PasswordCandidate]:
+        if self._candidates is None:
+            opts = self.config.passwords
+            texts: list[tuple[str, str]] = []
+            for _, parsed in self.messages:
+                texts.append(("body", parsed.text))
+                texts.append(("html", parsed.html_text))
+                texts.append(("subject", parsed.info.subject or ""))
+            self._candidates = tuple(
+                password_candidates(
+                    texts,
+                    wordlist=self.engine.password_wordlist,
+                    extra=opts.extra,
+                    limit=opts.max_candidates,
+                )
+            )
+        return self._candidates
+
+    def add_message(self, artifact_id: str, parsed: Any) -> None:
+        if isinstance(parsed, ParsedEmail) and all(p is not parsed for _, p in self.messages):
+            self.messages.append((artifact_id, parsed))
+            self._candidates = None
+
+    def parsed_for(self, artifact_id: str) -> Any:
+        node = self.nodes.get(artifact_id)
+        return node.parsed if node is not None else None
+
+    # -- bookkeeping -----------------------------------------------------------------------------------------
+    def engine_note(self, kind: NoteKind, artifact: str | None, detail: str) -> None:
+        self.notes.append(Note(kind=kind, artifact=artifact, component=ENGINE, detail=detail))
+
+    def limit(self, kind: NoteKind, artifact: str, detail: str) -> None:
+        self.engine_note(kind, artifact, detail)
+        if kind.value not in self.limit_hits:
+            self.limit_hits.add(kind.value)
+            self.findings.append(Finding(id="LIMIT_EXCEEDED", artifact=artifact, analyzer=ENGINE, evidence=(detail,)))
+
+    def new_node(self, parent: _Node | None, child: Child) -> _Node:
+        node_id = f"a{len(self.order)}"
+        data = child.data
+        size = len(data) if data is not None else (child.declared_size or 0)
+        node = _Node(
+            id=node_id,
+            parent=parent.id if parent else None,
+            depth=parent.depth + 1 if parent else 0,
+            name=child.name,
+            declared_type=child.declared_type,
+            data=data,
+            size=size,
+            meta=dict(child.meta),
+            parsed=child.parsed,
+        )
+        if data is None:
+            node.meta.setdefault("unreadable", "content not available")
+            node.types = ("unreadable",)
+        else:
+            node.hashes = _hashes(data)
+        self.nodes[node_id] = node
+        self.order.append(node_id)
+        return node
+
+
+class Engine:
+    """Set up once (plugins, rules, YARA, dictionaries), then scan many messages."""
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        *,
+        unpackers: Sequence[Unpacker] | None = None,
+        analyzers: Sequence[Analyzer] | None = None,
+    ) -> None:
+        self.config = config or load_config()
+        self.unpackers: tuple[Unpacker, ...] = tuple(unpackers if unpackers is not None else default_unpackers())
+        self.analyzers: tuple[Analyzer, ...] = tuple(analyzers if analyzers is not None else default_analyzers())
+        table = self.config.scoring
+        table.check_emits(ENGINE, ENGINE_EMITS)
+        for plugin in (*self.unpackers, *self.analyzers):
+            table.check_emits(plugin.name, plugin.emits)
+            plugin.setup(self.config)
+        self.filetyper = FileTyper()
+        self.password_wordlist = _load_wordlist(self.config)
+
+    # -- public -------------------------------------------------------------------------------------------------
+    def scan(self, raw: bytes, *, envelope: Envelope | None = None, name: str | None = None) -> Report:
+        started = time.monotonic()
+        scan = _Scan(self, started)
+        timings: dict[str, float] = {}
+        limits = self.config.limits
+
+        if len(raw) > limits.max_message_size:
+            # Too big to analyse in full: hash it, say so, and never call it clean.
+            root = scan.new_node(None, Child(data=None, name=name, declared_size=len(raw)))
+            root.hashes = _hashes(raw)
+            scan.limit(NoteKind.LIMIT_SIZE, root.id, f"message of {len(raw)} bytes exceeds max_message_size")
+            return self._report(scan, raw, name, MessageInfo(), None, timings)
+
+        root = scan.new_node(None, Child(data=raw, name=name))
+        scan.total_bytes = len(raw)
+        scan.files = 1
+        root.types = self.filetyper.tags(raw, name)
+
+        primary: ParsedEmail | None = None
+        forwarded_how: str | None = None
+        wrapper: ParsedEmail | None = None
+        if "email" in root.types:
+            t0 = time.monotonic()
+            ctx = CallContext(scan, "ingest", root.id)
+
+            def _ingest(c: CallContext) -> None:
+                nonlocal primary, forwarded_how, wrapper
+                parsed = parse_email(raw)
+                root.parsed = parsed
+                scan.add_message(root.id, parsed)
+                if parsed.defects:
+                    c.set_meta("defects", list(parsed.defects))
+                primary = parsed
+                original = find_original(parsed)
+                if original is not None:
+                    forwarded_how = original.how
+                    wrapper = parsed
+                    primary = original.parsed
+                    c.emit("FORWARDED_ORIGINAL", (f"unwrapped: {original.how}", *original.evidence))
+
+            outcome = run_call(ctx, _ingest)
+            if outcome != CallOutcome.OK:
+                root.meta["unparsable"] = True
+            timings["ingest"] = round(time.monotonic() - t0, 4)
+
+        t0 = time.monotonic()
+        self._walk(scan, root)
+        timings["walk"] = round(time.monotonic() - t0, 4)
+
+        primary_id = root.id
+        if primary is not None:
+            for artifact_id, parsed in scan.messages:
+                if parsed is primary:
+                    primary_id = artifact_id
+            t0 = time.monotonic()
+            self._analyze_message(scan, primary, primary_id, envelope, forwarded_how, wrapper)
+            timings["message"] = round(time.monotonic() - t0, 4)
+
+        info = _with_artifact(primary.info, primary_id) if primary is not None else MessageInfo()
+        wrapper_info = _with_artifact(wrapper.info, root.id) if wrapper is not None else None
+        return self._report(scan, raw, name, info, wrapper_info, timings)
+
+    # -- the walk -----------------------------------------------------------------------------------------------
+    def _walk(self, scan: _Scan, root: _Node) -> None:
+        queue: deque[_Node] = deque([root])
+        limits = self.config.limits
+        while queue:
+            node = queue.popleft()
+            if time.monotonic() >= scan.deadline:
+                left = 1 + len(queue)
+                scan.limit(
+                    NoteKind.TIMEOUT,
+                    node.id,
+                    f"deadline of {limits.max_seconds}s passed; {left} artifact(s) not analysed",
+                )
+                break
+            if node.data is not None and not node.types:
+                node.types = self.filetyper.tags(node.data, node.name)
+            view = ArtifactView(artifact=node.record(), data=node.data or b"")
+            for analyzer in self.analyzers:
+                if analyzer.scope is Scope.ARTIFACT and _accepts(analyzer.accepts, node.types):
+                    self._run_analyzer(scan, analyzer, view)
+            if node.data is not None:
+                unpacker = next((u for u in self.unpackers if _accepts(u.accepts, node.types)), None)
+                if unpacker is not None:
+                    if node.depth + 1 > limits.max_depth:
+                        scan.limit(
+                            NoteKind.LIMIT_DEPTH,
+                            node.id,
+                            f"not unpacked: depth {node.depth + 1} exceeds max_depth {limits.max_depth}",
+                        )
+                    else:
+                        queue.extend(self._run_unpacker(scan, unpacker, node, view))
+            node.data = None  # the bytes are no longer needed: keep memory bounded by the queue
+
+    def _run_analyzer(self, scan: _Scan, analyzer: Analyzer, target: Any) -> str:
+        ctx = CallContext(scan, analyzer.name, target.id if isinstance(target, ArtifactView) else None)
+        if isinstance(target, MessageView):
+            ctx.artifact_id = target.artifact
+
+        def _call(c: CallContext) -> None:
+            for finding in analyzer.analyze(target, c):
+                c.check_deadline()
+                c.findings.append(finding)
+
+        return run_call(ctx, _call)
+
+    def _run_unpacker(self, scan: _Scan, unpacker: Unpacker, node: _Node, view: ArtifactView) -> list[_Node]:
+        limits = self.config.limits
+        children: list[_Node] = []
+        ctx = CallContext(scan, unpacker.name, node.id)
+
+        def _call(c: CallContext) -> None:
+            for child in unpacker.unpack(view, c):
+                c.check_deadline()
+                if scan.files >= limits.max_files:
+                    scan.limit(
+                        NoteKind.LIMIT_FILES,
+                        node.id,
+                        f"stopped unpacking: max_files {limits.max_files} reached",
+                    )
+                    return
+                child = self._bound_child(scan, node, child)
+                scan.files += 1
+                if child.data is not None:
+                    scan.total_bytes += len(child.data)
+                new = scan.new_node(node, child)
+                children.append(new)
+
+        run_call(ctx, _call)
+        return children
+
+    def _bound_child(self, scan: _Scan, parent: _Node, child: Child) -> Child:
+        """Unpackers should not extract past max_child_size; if one did, its bytes are dropped here."""
+        if child.data is None:
+            return child
+        cap = scan.max_child_size()
+        if len(child.data) <= cap:
+            return child
+        scan.limit(
+            NoteKind.LIMIT_SIZE,
+            parent.id,
+            f"member {child.name!r} of {len(child.data)} bytes exceeds the size budget ({cap} bytes left)",
+        )
+        return Child(
+            data=None,
+            name=child.name,
+            declared_type=child.declared_type,
+            declared_size=len(child.data),
+            meta={**child.meta, "unreadable": "exceeds the size budget"},
+        )
+
+    def _analyze_message(
+        self,
+        scan: _Scan,
+        parsed: ParsedEmail,
+        artifact_id: str,
+        envelope: Envelope | None,
+        forwarded_how: str | None,
+        wrapper: ParsedEmail | None,
+    ) -> None:
+        view = MessageView(
+            info=_with_artifact(parsed.info, artifact_id),
+            artifact=artifact_id,
+            headers=parsed.headers,
+            text=parsed.text,
+            html_text=parsed.html_text,
+            html=parsed.html,
+            defects=parsed.defects,
+            envelope=envelope,
+            forwarded_how=forwarded_how,
+            wrapper=wrapper.info if wrapper is not None else None,
+        )
+        if time.monotonic() >= scan.deadline:
+            scan.deadline = time.monotonic() + MESSAGE_GRACE_SECONDS
+        for analyzer in self.analyzers:
+            if analyzer.scope is Scope.MESSAGE:
+                self._run_analyzer(scan, analyzer, view)
+
+    # -- the report ---------------------------------------------------------------------------------------------
+    def _report(
+        self,
+        scan: _Scan,
+        raw: bytes,
+        name: str | None,
+        info: MessageInfo,
+        wrapper: MessageInfo | None,
+        timings: dict[str, float],
+    ) -> Report:
+        artifacts = tuple(scan.nodes[i].record() for i in scan.order)
+        root_id = artifacts[0].id if artifacts else "a0"
+        scored = score(scan.findings, scan.notes, self.config.scoring, root_id)
+        timings["total"] = round(time.monotonic() - scan.started, 4)
+        return Report(
+            input=InputInfo(name=name, size=len(raw), sha256=hashlib.sha256(raw).hexdigest()),
+            message=info,
+            forwarded_by=wrapper,
+            artifacts=artifacts,
+            findings=scored.findings,
+            notes=tuple(scan.notes),
+            iocs=_iocs(info, artifacts),
+            score=scored.score,
+            verdict=scored.verdict,
+            timings=timings,
+            tool_version=__version__,
+        )
+
+
+def _accepts(accepts: frozenset[str], types: tuple[str, ...]) -> bool:
+    return "*" in accepts or not accepts.isdisjoint(types)
+
+
+def _with_artifact(info: MessageInfo, artifact_id: str) -> MessageInfo:
+    from dataclasses import replace
+
+    return replace(info, artifact=artifact_id)
+
+
+def _iocs(info: MessageInfo, artifacts: Sequence[Artifact]) -> Iocs:
+    emails = [a for a in (info.from_, *info.reply_to, info.return_path, info.sender) if a]
+    hashes = [a.sha256 for a in artifacts if a.sha256 and a.depth > 0 and _HASHED_TYPES_SKIP.isdisjoint(a.types)]
+    return Iocs(emails=tuple(dict.fromkeys(emails)), hashes=tuple(dict.fromkeys(hashes)))
+
+
+def _load_wordlist(config: Config) -> tuple[str, ...]:
+    path = config.rules_path(config.passwords.wordlist)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        from triage.errors import ConfigError
+
+        raise ConfigError(f"{path}: cannot read the password list: {exc.strerror}") from exc
+    return tuple(line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#"))

@@ -1,0 +1,1 @@
+"""Front ends: adapt I/O to the engine; no detection logic lives here."""

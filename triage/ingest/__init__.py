@@ -1,0 +1,1 @@
+"""Turning raw bytes into messages: .eml parsing, Japanese decoding, forwarded-message unwrapping."""

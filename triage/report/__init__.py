@@ -1,0 +1,1 @@
+"""Renderers: a Report to text, JSON and (later) headers, HTML, STIX, MISP."""
