@@ -1,0 +1,1 @@
+"""Tests for triage.ingest: charsets, .eml parsing and forwarded-message unwrapping."""

@@ -1,0 +1,845 @@
+"""Parsing an RFC 5322 message into the facts the analyzers need: decoded headers, bodies, MIME parts, defects.
+
+Which library does what, and why:
+
+- The stdlib `email` package (`BytesParser`, `policy=compat32`) builds the MIME tree. compat32 keeps payloads
+  byte-exact (8-bit bytes survive as surrogate escapes, nothing is re-encoded), records per-part defects instead
+  of raising, and is the fastest of the stdlib policies. `policy.default` would reinterpret headers on access,
+  which is slower and can raise on hostile values.
+- mail-parser (`mailparser.utils.receiveds_parsing`) splits Received headers into from/by/with/date/for: its
+  clause tokenizer copes with the many MTA dialects better than anything worth writing here.
+- Everything else is ours: charset handling (`charsets.py`), transfer decoding that forgives bad base64,
+  file-name decoding for what Japanese mailers really send, a linear HTML-to-text reducer, and the caps.
+
+Hostile input: every call into the stdlib that can raise on odd values is guarded, header values, parts, bodies
+and defects are capped, and parameter headers are trimmed before the stdlib parses them (its parameter splitter
+is quadratic in the number of `;` inside quotes). A message nested deeper than the parser's recursion limit is
+kept as one unparsed body with a defect saying so.
+"""
+
+from __future__ import annotations
+
+import binascii
+import email.utils
+import io
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from email import errors as email_errors
+from email.generator import BytesGenerator
+from email.message import Message
+from email.parser import BytesHeaderParser, BytesParser
+from email.policy import compat32
+from typing import TYPE_CHECKING, Any
+
+from triage.ingest.charsets import (
+    decode_base64_lenient,
+    decode_bytes,
+    decode_header_value,
+    decode_header_with_charsets,
+    has_surrogates,
+    to_bytes,
+)
+from triage.model import Authentication, Hop, MessageInfo
+
+if TYPE_CHECKING:
+    from triage.ingest.forward import Forwarded
+
+__all__ = [
+    "MAX_PARTS",
+    "MimePart",
+    "ParsedEmail",
+    "address_list",
+    "html_to_text",
+    "parse_email",
+    "parse_message_object",
+    "split_address",
+]
+
+MAX_PARTS = 5000
+MAX_HEADERS = 500
+MAX_HEADER_VALUE = 8 * 1024
+MAX_TEXT = 1024 * 1024
+MAX_DEFECTS = 100
+MAX_NESTED = 6  # message/rfc822 levels parsed eagerly; deeper ones are parsed by the MIME unpacker on demand
+MAX_RECEIVED = 100
+MAX_ADDRESSES = 100
+MAX_NAME = 1024
+_MAX_CHARSETS = 32
+_PARAM_HEADER_CAP = 8 * 1024
+_PARAM_MAX_SEMICOLONS = 64
+_TEXT_BYTES = 4 * MAX_TEXT  # bytes of one body decoded at most: enough for MAX_TEXT characters of UTF-8
+_NESTED_TYPES = frozenset({"message/rfc822", "message/global", "message/news"})
+_BODY_TYPES = frozenset({"text/plain", "text/html"})
+
+
+@dataclass(frozen=True)
+class MimePart:
+    """One leaf of the MIME tree (or one message/rfc822 part), its transfer encoding removed."""
+
+    path: str  # IMAP-style: "1", "2.1"
+    content_type: str
+    filename: str | None
+    disposition: str | None
+    charset: str | None  # as declared, lower-case
+    payload: bytes
+    is_body: bool
+    message: ParsedEmail | None = None  # the nested message of a message/rfc822 part
+    charset_used: str | None = None  # what the body actually decoded with
+    container: str | None = None  # content type of the enclosing multipart; None for a single-part message
+
+
+# eq=False: the engine tells messages apart by identity, and comparing megabytes of payload is never wanted.
+@dataclass(frozen=True, eq=False)
+class ParsedEmail:
+    """Everything the analyzers read about one message. Built by `parse_email`; other front ends (.msg) may
+    build one directly and leave `original` to `forward.detect_original`."""
+
+    info: MessageInfo
+    headers: tuple[tuple[str, str], ...] = ()
+    text: str = ""
+    html: str = ""
+    html_text: str = ""
+    defects: tuple[str, ...] = ()
+    parts: tuple[MimePart, ...] = ()
+    charsets: tuple[str, ...] = ()
+    x_mailer: str | None = None
+    original: Forwarded | None = None  # set when this message forwards another one (see forward.py)
+
+
+# -- entry points ------------------------------------------------------------------------------------------------
+
+
+def parse_email(raw: bytes) -> ParsedEmail:
+    """Parse raw message bytes. Never raises on hostile input."""
+    return _parse_bytes(bytes(raw), 0)
+
+
+def parse_message_object(msg: Message) -> ParsedEmail:
+    """Build a ParsedEmail from a message the stdlib already parsed (any policy)."""
+    return _safe_build(msg, 0, [])
+
+
+class HeaderTrimmedDefect(email_errors.MessageDefect):
+    """A Content-Type or Content-Disposition header was cut before parameter parsing."""
+
+
+class _SafeMessage(Message):
+    """compat32's Message, except parameter headers are trimmed as they are stored.
+
+    The feedparser reads `boundary` through `get_param` while it parses, so the trim has to happen here, before
+    `_parseparam` sees a megabyte of quoted semicolons.
+    """
+
+    def set_raw(self, name: str, value: Any) -> None:
+        if isinstance(value, str) and name.lower() in ("content-type", "content-disposition"):
+            capped = _cap_params(value)
+            if capped != value:
+                self.defects.append(HeaderTrimmedDefect(f"{name} trimmed before parameter parsing"))
+                value = capped
+        super().set_raw(name, value)
+
+
+def _cap_params(value: str) -> str:
+    value = value[:_PARAM_HEADER_CAP]
+    pos = -1
+    for _ in range(_PARAM_MAX_SEMICOLONS):
+        pos = value.find(";", pos + 1)
+        if pos < 0:
+            return value
+    return value[:pos]
+
+
+def _parse_bytes(raw: bytes, depth: int) -> ParsedEmail:
+    extra: list[str] = []
+    msg: Message
+    try:
+        msg = BytesParser(_SafeMessage, policy=compat32).parsebytes(raw)
+    except RecursionError:
+        extra.append("root: MIME nesting too deep for the parser; body kept unparsed")
+        msg = _headers_only(raw)
+    except Exception as exc:  # the stdlib parser is not supposed to raise; keep going if it does
+        extra.append(f"root: parser failed ({type(exc).__name__}); body kept unparsed")
+        msg = _headers_only(raw)
+    return _safe_build(msg, depth, extra)
+
+
+def _headers_only(raw: bytes) -> Message:
+    try:
+        return BytesHeaderParser(_SafeMessage, policy=compat32).parsebytes(raw)
+    except Exception:
+        msg = Message()
+        msg.set_payload(raw.decode("ascii", errors="surrogateescape"))
+        return msg
+
+
+def _safe_build(msg: Message, depth: int, extra: list[str]) -> ParsedEmail:
+    try:
+        return _build(msg, depth, extra)
+    except RecursionError:
+        return ParsedEmail(info=MessageInfo(), defects=(*extra, "root: message too deeply nested"))
+    except Exception as exc:  # parsing hostile mail must not stop the scan
+        return ParsedEmail(info=MessageInfo(), defects=(*extra, f"root: could not be parsed ({type(exc).__name__})"))
+
+
+# -- the message -------------------------------------------------------------------------------------------------
+
+
+def _raw_items(msg: Message) -> list[tuple[str, str]]:
+    """Header pairs as stored: raw_items skips compat32's fetch step, which turns 8-bit values into Header
+    objects and replaces their bytes with U+FFFD."""
+    try:
+        items = list(msg.raw_items())
+    except Exception:
+        return []
+    return [(str(name), value if isinstance(value, str) else str(value)) for name, value in items]
+
+
+def _build(msg: Message, depth: int, extra: list[str]) -> ParsedEmail:
+    raw_headers = _raw_items(msg)
+    by_name: dict[str, list[str]] = {}
+    for name, value in raw_headers:
+        by_name.setdefault(name.strip().lower(), []).append(value)
+
+    defects: list[str] = list(extra)
+    charsets: list[str] = []
+    headers: list[tuple[str, str]] = []
+    hint = _charset_hint(msg)
+    for name, value in raw_headers[:MAX_HEADERS]:
+        decoded, declared = decode_header_with_charsets(value, hint)
+        headers.append((name.strip()[:256], decoded.strip(" \t")[:MAX_HEADER_VALUE]))
+        _add_charsets(charsets, declared)
+    if len(raw_headers) > MAX_HEADERS:
+        defects.append(f"root: too many headers ({len(raw_headers)}, kept {MAX_HEADERS})")
+
+    walk = _Walk(depth, hint)
+    walk.run(msg)
+    defects.extend(walk.defects)
+    _add_charsets(charsets, walk.charsets)
+
+    text = "\n".join(walk.texts)[:MAX_TEXT]
+    html = "\n".join(walk.htmls)[:MAX_TEXT]
+    parsed = ParsedEmail(
+        info=_message_info(by_name, hint),
+        headers=tuple(headers),
+        text=text,
+        html=html,
+        html_text=html_to_text(html) if html else "",
+        defects=tuple(dict.fromkeys(defects))[:MAX_DEFECTS],
+        parts=tuple(walk.parts),
+        charsets=tuple(charsets),
+        x_mailer=_x_mailer(by_name, hint),
+    )
+    if depth < MAX_NESTED:
+        # forward.py parses attached originals with parse_email, so the two modules need each other
+        from triage.ingest.forward import detect_original
+
+        original = detect_original(parsed, lambda data: _parse_bytes(data, depth + 1))
+        if original is not None:
+            parsed = replace(parsed, original=original)
+    return parsed
+
+
+def _add_charsets(seen: list[str], labels: Iterable[str]) -> None:
+    for label in labels:
+        label = label.strip().strip("\"'").lower()[:64]
+        if label and label not in seen and len(seen) < _MAX_CHARSETS:
+            seen.append(label)
+
+
+def _first(by_name: dict[str, list[str]], name: str) -> str | None:
+    values = by_name.get(name)
+    return values[0] if values else None
+
+
+def _header_text(value: str | None, cap: int = MAX_HEADER_VALUE, hint: str | None = None) -> str | None:
+    if value is None:
+        return None
+    text = decode_header_value(value, hint).strip(" \t")[:cap]
+    return text or None
+
+
+def _x_mailer(by_name: dict[str, list[str]], hint: str | None) -> str | None:
+    return _header_text(_first(by_name, "x-mailer") or _first(by_name, "user-agent"), 512, hint)
+
+
+_ADDRESS = re.compile(r"[^\s<>()\[\]\"',;:]+@[^\s<>()\[\]\"',;:]+")
+_MAILTO = re.compile(r"\[\s*mailto:([^\]]*)\]", re.IGNORECASE)
+
+
+def split_address(value: str | None, hint: str | None = None) -> tuple[str | None, str | None]:
+    """One mailbox header value (raw or decoded) → (address lower-cased, decoded display name). `hint` is the
+    charset for raw 8-bit bytes.
+
+    The address in angle brackets is the one mail goes to, whatever the display part says: for
+    `support@bank.example <x@evil.example>` (unquoted, invalid, sent anyway) the address is x@evil.example.
+    """
+    if value is None:
+        return None, None
+    raw = _MAILTO.sub(r"<\1>", value[:MAX_HEADER_VALUE].replace("\r", " ").replace("\n", " "))
+    found = _angle_split(raw)
+    if found is None and "=?" in raw:
+        found = _angle_split(decode_header_value(raw, hint))  # an encoded-word hiding "Name <address>"
+    if found is not None:
+        address, display = found
+        address = decode_header_value(address, hint).strip().lower()[:_MAX_ADDRESS]
+        return address or None, _display(display, hint)
+    pairs = _addresses(raw, limit=1, hint=hint)
+    return pairs[0] if pairs else (None, None)
+
+
+_ANGLE_ADDR = re.compile(r"<\s*([^<>\s]*@[^<>\s]*)\s*>")
+_MAX_ADDRESS = 320
+
+
+def _mask_quoted(text: str) -> str:
+    """Quoted strings blanked out (same length), in one linear pass: a regex for them backtracks on '"\\"\\…'."""
+    if '"' not in text:
+        return text
+    out = list(text)
+    quoted = escaped = False
+    for i, ch in enumerate(text):
+        if quoted:
+            out[i] = " "
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                quoted = False
+        elif ch == '"':
+            quoted = True
+            out[i] = " "
+    return "".join(out)
+
+
+def _angle_split(text: str) -> tuple[str, str] | None:
+    # quoted display names may themselves hold "<address>": look for the angle-addr outside quotes only
+    m = _ANGLE_ADDR.search(_mask_quoted(text))
+    if m is None:
+        return None
+    return text[m.start(1) : m.end(1)], text[: m.start()]
+
+
+def _display(raw: str, hint: str | None) -> str | None:
+    text = raw.strip()
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        text = re.sub(r"\\(.)", r"\1", text[1:-1])
+    text = decode_header_value(text, hint).strip()
+    return text or None
+
+
+def _addresses(
+    value: str | None, limit: int = MAX_ADDRESSES, hint: str | None = None
+) -> list[tuple[str | None, str | None]]:
+    if value is None:
+        return []
+    raw = _MAILTO.sub(r"<\1>", value[:MAX_HEADER_VALUE].replace("\r", " ").replace("\n", " "))
+    out: list[tuple[str | None, str | None]] = []
+    try:
+        pairs = email.utils.getaddresses([raw])
+    except Exception:  # hostile syntax; fall back to pattern matching below
+        pairs = []
+    for name, addr in pairs:
+        if len(out) >= limit:
+            break
+        address = decode_header_value(addr, hint).strip().lower()[:_MAX_ADDRESS] if addr else ""
+        display = decode_header_value(name, hint).strip() if name else ""
+        if "@" not in address and "=?" in raw:
+            # an encoded-word hiding the address: decode first, then look for one
+            continue
+        if address or display:
+            out.append((address or None, display or None))
+    if not any(a and "@" in a for a, _ in out):
+        decoded = decode_header_value(raw, hint)
+        found = _ADDRESS.findall(decoded)[:limit]
+        if found:
+            display = decoded.split("<", 1)[0].strip().strip('"').strip() if "<" in decoded else ""
+            out = [(found[0].lower()[:_MAX_ADDRESS], display or None)]
+            out += [(f.lower()[:_MAX_ADDRESS], None) for f in found[1:]]
+    return out
+
+
+def address_list(values: Iterable[str] | None, hint: str | None = None) -> tuple[str, ...]:
+    """Address-list header values (raw or decoded) → the addresses, lower-cased, de-duplicated, capped."""
+    out: list[str] = []
+    for value in values or ():
+        for address, _ in _addresses(value, hint=hint):
+            if address and address not in out and len(out) < MAX_ADDRESSES:
+                out.append(address)
+    return tuple(out)
+
+
+_AUTH_RESULT = re.compile(r"\b(spf|dkim|dmarc)\s*=\s*([A-Za-z]+)", re.IGNORECASE)
+_FIRST_WORD = re.compile(r"\s*([A-Za-z]+)")
+
+
+def _authentication(by_name: dict[str, list[str]]) -> Authentication:
+    found: dict[str, str] = {}
+    top = _first(by_name, "authentication-results")
+    if top is not None:
+        for m in _AUTH_RESULT.finditer(decode_header_value(top)[:MAX_HEADER_VALUE]):
+            found.setdefault(m.group(1).lower(), m.group(2).lower())
+    if "spf" not in found:
+        received_spf = _first(by_name, "received-spf")
+        if received_spf is not None:
+            word = _FIRST_WORD.match(decode_header_value(received_spf)[:256])
+            if word:
+                found["spf"] = word.group(1).lower()
+    return Authentication(spf=found.get("spf"), dkim=found.get("dkim"), dmarc=found.get("dmarc"))
+
+
+def _received(values: list[str] | None) -> tuple[Hop, ...]:
+    # the top headers are the ones our side added; a sender padding the bottom with fakes loses the extras
+    raws = [" ".join(decode_header_value(v).split())[:4096] for v in (values or ())[:MAX_RECEIVED]]
+    if not raws:
+        return ()
+    try:
+        from mailparser.utils import receiveds_parsing
+
+        parsed = receiveds_parsing(list(raws))
+    except Exception:  # third-party parser on hostile text; raw hops are still useful
+        parsed = None
+    n = len(raws)
+    if not isinstance(parsed, list) or len(parsed) != n:
+        return tuple(Hop(raw=r) for r in reversed(raws))
+    hops: list[Hop] = []
+    # receiveds_parsing returns the bottom header (first hop) first
+    for i, item in enumerate(parsed):
+        fields = item if isinstance(item, dict) else {}
+        hops.append(
+            Hop(
+                raw=raws[n - 1 - i],
+                from_=_field(fields, "from"),
+                by=_field(fields, "by"),
+                with_=_field(fields, "with"),
+                date=_field(fields, "date"),
+                for_=_field(fields, "for"),
+            )
+        )
+    return tuple(hops)
+
+
+def _field(fields: dict[str, Any], key: str) -> str | None:
+    value = fields.get(key)
+    if value is None:
+        return None
+    text = str(value).strip()[:1024]
+    return text or None
+
+
+def _message_info(by_name: dict[str, list[str]], hint: str | None) -> MessageInfo:
+    from_addr, from_display = split_address(_first(by_name, "from"), hint)
+    return_path, _ = split_address(_first(by_name, "return-path"))
+    sender, _ = split_address(_first(by_name, "sender"), hint)
+    return MessageInfo(
+        from_=from_addr,
+        from_display=from_display,
+        reply_to=address_list(by_name.get("reply-to", [])[:1], hint),
+        return_path=return_path,
+        sender=sender,
+        to=address_list(by_name.get("to"), hint),
+        subject=_header_text(_first(by_name, "subject"), hint=hint),
+        date=_header_text(_first(by_name, "date"), 256),
+        message_id=_header_text(_first(by_name, "message-id"), 1024),
+        received=_received(by_name.get("received")),
+        authentication=_authentication(by_name),
+    )
+
+
+# -- the MIME walk -----------------------------------------------------------------------------------------------
+
+
+class _Walk:
+    """One pass over a message's MIME tree, iterative (no recursion for hostile nesting), leaves in order."""
+
+    def __init__(self, depth: int, hint: str | None) -> None:
+        self.depth = depth
+        self.hint = hint
+        self.parts: list[MimePart] = []
+        self.texts: list[str] = []
+        self.htmls: list[str] = []
+        self.defects: list[str] = []
+        self.charsets: list[str] = []
+        self._text_size = 0
+        self._html_size = 0
+
+    def run(self, root: Message) -> None:
+        stack: list[tuple[Message, str, str | None]] = [(root, "", None)]
+        visited = 0
+        while stack:
+            part, path, container = stack.pop()
+            visited += 1
+            label = path or "root"
+            self._defects(part, label)
+            ctype = _content_type(part)
+            payload = _payload(part)
+            if isinstance(payload, list) and ctype not in _NESTED_TYPES and ctype.startswith("multipart/"):
+                children = [p for p in payload if isinstance(p, Message)]
+                prefix = f"{path}." if path else ""
+                stack.extend((child, f"{prefix}{i}", ctype) for i, child in reversed(list(enumerate(children, 1))))
+                continue
+            if len(self.parts) >= MAX_PARTS or visited > 4 * MAX_PARTS:
+                self.defects.append(f"root: too many parts (capped at {MAX_PARTS})")
+                break
+            if ctype.startswith("multipart/"):
+                # its boundary never appeared: mail clients show such a body as text, and so do we
+                self.defects.append(f"{label}: multipart without parts, read as text/plain")
+                ctype = "text/plain"
+            self._leaf(part, path or "1", ctype, payload, container)
+
+    def _defects(self, part: Message, label: str) -> None:
+        for defect in getattr(part, "defects", None) or ():
+            if len(self.defects) >= MAX_DEFECTS * 2:
+                return
+            self.defects.append(f"{label}: {type(defect).__name__}")
+
+    def _leaf(self, part: Message, path: str, ctype: str, payload: object, container: str | None) -> None:
+        items = _raw_items(part)
+        ct_raw = _first_raw(items, "content-type")
+        cd_raw = _first_raw(items, "content-disposition")
+        cte = _cte(_first_raw(items, "content-transfer-encoding"))
+        disposition = _disposition(cd_raw)
+        charset = _param(ct_raw, "charset", "content-type", None)
+        charset = charset.strip().lower()[:64] or None if charset else None
+        if charset:
+            self.charsets.append(charset)
+        filename = _param(cd_raw, "filename", "content-disposition", self.hint) or _param(
+            ct_raw, "name", "content-type", self.hint
+        )
+        filename = filename[:MAX_NAME] if filename else None
+
+        if ctype in _NESTED_TYPES and isinstance(payload, list):
+            self._nested(path, ctype, filename, disposition, charset, payload, cte, container)
+            return
+
+        raw = _raw_payload(payload, part, path, self.defects)
+        data, problem = _decode_transfer(raw, cte)
+        if problem:
+            self.defects.append(f"{path}: {problem}")
+        is_body = ctype in _BODY_TYPES and disposition != "attachment" and filename is None
+        charset_used: str | None = None
+        if is_body:
+            text, charset_used = decode_bytes(_text_slice(data), charset)
+            if ctype == "text/plain":
+                if self._text_size < MAX_TEXT:
+                    self.texts.append(text)
+                    self._text_size += len(text)
+            elif self._html_size < MAX_TEXT:
+                self.htmls.append(text)
+                self._html_size += len(text)
+        self.parts.append(
+            MimePart(
+                path=path,
+                content_type=ctype,
+                filename=filename,
+                disposition=disposition,
+                charset=charset,
+                payload=data,
+                is_body=is_body,
+                charset_used=charset_used,
+                container=container,
+            )
+        )
+
+    def _nested(
+        self,
+        path: str,
+        ctype: str,
+        filename: str | None,
+        disposition: str | None,
+        charset: str | None,
+        payload: list[Any],
+        cte: str,
+        container: str | None,
+    ) -> None:
+        sub = next((p for p in payload if isinstance(p, Message)), None)
+        data = b""
+        nested: ParsedEmail | None = None
+        if sub is not None:
+            data = _flatten(sub, path, self.defects)
+            if cte in ("base64", "quoted-printable"):
+                # not allowed by RFC 2046, but sent: the parser read the encoded text as a message; undo that
+                data, _ = _decode_transfer(data, cte)
+                if self.depth < MAX_NESTED:
+                    nested = _parse_bytes(data, self.depth + 1)
+            elif self.depth < MAX_NESTED:
+                nested = _safe_build(sub, self.depth + 1, [])
+        self.parts.append(
+            MimePart(
+                path=path,
+                content_type=ctype,
+                filename=filename,
+                disposition=disposition,
+                charset=charset,
+                payload=data,
+                is_body=False,
+                message=nested,
+                container=container,
+            )
+        )
+
+
+_CHARSET_PARAM = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9_.:+-]{1,40})""", re.IGNORECASE)
+_NO_HINT = frozenset({"us-ascii", "ascii", "utf-8", "utf8"})
+
+
+def _charset_hint(msg: Message) -> str | None:
+    """The charset a message's text parts declare: what raw 8-bit header bytes were most likely written in.
+
+    UTF-8 and ASCII are no hint: detection tries UTF-8 first anyway, and a hint would stop it finding CP932.
+    """
+    stack = [msg]
+    seen = 0
+    while stack and seen < 100:
+        part = stack.pop()
+        seen += 1
+        ct_raw = _first_raw(_raw_items(part), "content-type")
+        if ct_raw:
+            m = _CHARSET_PARAM.search(ct_raw[:_PARAM_HEADER_CAP])
+            if m and m.group(1).lower() not in _NO_HINT:
+                return m.group(1).lower()
+        payload = _payload(part)
+        if isinstance(payload, list):
+            stack.extend(reversed([p for p in payload if isinstance(p, Message)]))
+    return None
+
+
+def _content_type(part: Message) -> str:
+    try:
+        return str(part.get_content_type()).strip().lower()[:128]
+    except Exception:  # weird header objects
+        return "application/octet-stream"
+
+
+def _payload(part: Message) -> object:
+    """The payload exactly as stored. Not get_payload(): without decode it re-decodes 8-bit bodies with the
+    declared charset and errors="replace" (the bytes are lost), and with decode its base64 step hands back the
+    encoded text when decoding fails. Transfer decoding is done here instead (`_decode_transfer`)."""
+    return getattr(part, "_payload", None)
+
+
+def _first_raw(items: list[tuple[str, str]], name: str) -> str | None:
+    for key, value in items:
+        if key.strip().lower() == name:
+            return value
+    return None
+
+
+def _cte(raw: str | None) -> str:
+    if not raw:
+        return ""
+    value = decode_header_value(raw[:256]).strip().lower()
+    return re.split(r"[\s;]+", value, maxsplit=1)[0] if value else ""
+
+
+def _disposition(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    value = decode_header_value(raw[:256]).split(";", 1)[0].strip().lower()[:64]
+    return value or None
+
+
+def _param(raw: str | None, name: str, header: str, hint: str | None) -> str | None:
+    """A header parameter decoded to text: RFC 2231 (any charset, continuations), RFC 2047 inside quotes
+    (what Japanese mailers send), raw 8-bit bytes (detected). Control characters are kept exactly as sent."""
+    if raw is None:
+        return None
+    value = _cap_params(raw)
+    surrogates = has_surrogates(value)
+    if surrogates:
+        # 8-bit bytes become Latin-1 characters so the stdlib keeps them as text; mapped back below
+        value = to_bytes(value).decode("latin-1")
+    holder = Message()
+    holder[header] = value
+    try:
+        got = holder.get_param(name, None, header=header)
+    except Exception:  # get_param raises on some malformed parameter syntax
+        return None
+    if got is None:
+        return None
+    try:
+        if isinstance(got, tuple):
+            label, _lang, encoded = got
+            text = decode_bytes(to_bytes(_unquote(str(encoded))), str(label) if label else hint)[0]
+            if "=?" in text:
+                text = decode_header_value(text)
+        else:
+            text = str(got)
+            if surrogates:
+                text = to_bytes(text).decode("ascii", errors="surrogateescape")
+            text = decode_header_value(text, hint)
+    except Exception:
+        return None
+    text = text.strip(" \t")
+    return text or None
+
+
+def _unquote(text: str) -> str:
+    return text[1:-1] if len(text) >= 2 and text[0] == text[-1] == '"' else text
+
+
+def _raw_payload(payload: object, part: Message, path: str, defects: list[str]) -> bytes:
+    if isinstance(payload, str):
+        try:
+            return payload.encode("ascii", errors="surrogateescape")
+        except UnicodeEncodeError:  # a message built in memory with real text in it
+            return payload.encode("utf-8", errors="surrogateescape")
+    if isinstance(payload, bytes | bytearray):
+        return bytes(payload)
+    if isinstance(payload, list):
+        # message/delivery-status and friends: header blocks; keep their text
+        return b"\n".join(_flatten(p, path, defects) for p in payload if isinstance(p, Message))
+    return b""
+
+
+def _flatten(msg: Message, path: str, defects: list[str]) -> bytes:
+    buf = io.BytesIO()
+    try:
+        BytesGenerator(buf, mangle_from_=False, policy=compat32).flatten(msg, unixfrom=False)
+    except Exception as exc:  # regenerating a hostile tree can fail; keep what was written
+        defects.append(f"{path}: could not regenerate the nested message ({type(exc).__name__})")
+    return buf.getvalue()
+
+
+def _decode_transfer(raw: bytes, cte: str) -> tuple[bytes, str | None]:
+    """Remove the Content-Transfer-Encoding, forgivingly. Returns (bytes, a defect to record or None)."""
+    if cte == "base64":
+        return decode_base64_lenient(raw), None
+    if cte == "quoted-printable":
+        try:
+            return binascii.a2b_qp(raw), None
+        except (binascii.Error, ValueError):
+            return raw, "undecodable quoted-printable"
+    if cte in ("x-uuencode", "uuencode", "x-uue", "uue"):
+        return _uudecode(raw), None
+    if cte in ("", "7bit", "8bit", "binary", "7-bit", "8-bit"):
+        return raw, None
+    return raw, f"unknown Content-Transfer-Encoding {cte[:40]!r}"
+
+
+def _uudecode(raw: bytes) -> bytes:
+    out = bytearray()
+    started = False
+    for line in raw.splitlines():
+        if not started:
+            started = line.startswith(b"begin")
+            continue
+        if line.strip() == b"end":
+            break
+        if not line.strip():
+            continue
+        try:
+            out += binascii.a2b_uu(line)
+        except binascii.Error:
+            # trailing garbage on a line: decode the length the line announces (what the stdlib does)
+            nbytes = (((line[0] - 32) & 63) * 4 + 5) // 3
+            try:
+                out += binascii.a2b_uu(line[:nbytes])
+            except binascii.Error:
+                continue
+    return bytes(out) if started else raw
+
+
+def _text_slice(data: bytes) -> bytes:
+    if len(data) <= _TEXT_BYTES:
+        return data
+    cut = data.rfind(b"\n", _TEXT_BYTES - 4096, _TEXT_BYTES)
+    # a newline byte never sits inside a multibyte character in the encodings mail uses, so cut there
+    return data[: cut if cut > 0 else _TEXT_BYTES]
+
+
+# -- HTML to text ------------------------------------------------------------------------------------------------
+
+_TAG_NAME = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:-]{0,31})")
+_RAW_TEXT_END = {
+    "script": re.compile(r"</script", re.IGNORECASE),
+    "style": re.compile(r"</style", re.IGNORECASE),
+}
+_BREAK_TAGS = frozenset(
+    {
+        "br",
+        "p",
+        "div",
+        "tr",
+        "li",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "table",
+        "ul",
+        "ol",
+        "blockquote",
+        "pre",
+        "hr",
+        "title",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "dd",
+        "dt",
+        "center",
+        "form",
+    }
+)
+_CELL_TAGS = frozenset({"td", "th"})
+_BREAK = "\ue000"
+_SPACES = re.compile(r"[ \t\r\n\f\v\u00a0]+")
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+def html_to_text(html: str, limit: int = MAX_TEXT) -> str:
+    """HTML reduced to the text a reader sees: scripts and styles dropped, entities unescaped, line breaks kept
+    for <br>, <p>, <div> and other blocks.
+
+    Not html.parser: on unclosed constructs ("<a<a<a…") it rescans the rest of the input at every "<" and a few
+    hundred kilobytes of them never finish. This scanner looks at each character a bounded number of times.
+    """
+    import html as html_lib
+
+    # Breaks from tags are marked with a private-use character so that one pass can collapse the source's own
+    # whitespace (which HTML does not render) without losing them.
+    html = html.replace(_BREAK, "")
+    out: list[str] = []
+    i, n = 0, len(html)
+    while i < n:
+        j = html.find("<", i)
+        if j < 0:
+            out.append(html[i:])
+            break
+        out.append(html[i:j])
+        if html.startswith("<!--", j):
+            k = html.find("-->", j + 4)
+            i = n if k < 0 else k + 3
+            continue
+        if html.startswith(("<!", "<?"), j):
+            k = html.find(">", j + 2)
+            i = n if k < 0 else k + 1
+            continue
+        m = _TAG_NAME.match(html, j)
+        if m is None:
+            out.append("<")
+            i = j + 1
+            continue
+        k = html.find(">", m.end())
+        if k < 0:
+            break  # an unclosed tag runs to the end: nothing after it is text
+        closing, name = m.group(1) == "/", m.group(2).lower()
+        i = k + 1
+        if name in _BREAK_TAGS:
+            out.append(_BREAK)
+        elif name in _CELL_TAGS:
+            out.append(" ")
+        if not closing and name in _RAW_TEXT_END and html[k - 1 : k] != "/":
+            end = _RAW_TEXT_END[name].search(html, i)
+            if end is None:
+                break
+            k2 = html.find(">", end.end())
+            i = n if k2 < 0 else k2 + 1
+    text = _SPACES.sub(" ", html_lib.unescape("".join(out))).replace(_BREAK, "\n")
+    lines = (line.strip(" ") for line in text.split("\n"))
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()[:limit]
