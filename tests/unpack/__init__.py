@@ -1,0 +1,1 @@
+"""Tests for triage.unpack: the zip and gzip unpackers and password candidates."""
