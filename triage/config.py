@@ -44,6 +44,7 @@ class PasswordOptions:
     max_candidates: int = 200
     max_attempts: int = 100
     wordlist: str = "lists/passwords.txt"
+    keywords: str = "lists/password_keywords.txt"
     extra: tuple[str, ...] = ()  # --password values
 
 
@@ -82,7 +83,7 @@ _SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
         "max_seconds": _NUM,
         "max_message_size": _INT,
     },
-    "passwords": {"max_candidates": _INT, "max_attempts": _INT, "wordlist": _STR},
+    "passwords": {"max_candidates": _INT, "max_attempts": _INT, "wordlist": _STR, "keywords": _STR},
 }
 _PLUGIN_SECTIONS = ("unpack", "analyzers")
 

@@ -43,7 +43,7 @@ from triage.plugins import (
 from triage.registry import default_analyzers, default_unpackers
 from triage.runner import CallContext, CallOutcome, ScanState, run_call
 from triage.scoring.score import score
-from triage.unpack.passwords import password_candidates
+from triage.unpack.passwords import load_cue_words, password_candidates
 
 ENGINE = "engine"
 # ids the engine itself emits; they must be declared in scoring.toml like any plugin's
@@ -52,6 +52,7 @@ ENGINE_EMITS = frozenset({"FORWARDED_ORIGINAL", "LIMIT_EXCEEDED"})
 # are cheap and carry most of the weight for a gateway.
 MESSAGE_GRACE_SECONDS = 2.0
 _HASHED_TYPES_SKIP = frozenset({"email", "text", "html"})
+_LIMIT_KINDS = frozenset({NoteKind.LIMIT_DEPTH, NoteKind.LIMIT_FILES, NoteKind.LIMIT_SIZE, NoteKind.TIMEOUT})
 
 
 @dataclass
@@ -106,7 +107,6 @@ class _Scan(ScanState):
         self.files = 0
         self.messages: list[tuple[str, ParsedEmail]] = []
         self._candidates: tuple[PasswordCandidate, ...] | None = None
-        self.limit_hits: set[str] = set()
 
     # -- ScanState -------------------------------------------------------------------------------------------
     def commit_meta(self, artifact: str, key: str, value: JsonValue) -> None:
@@ -132,6 +132,7 @@ class _Scan(ScanState):
                     wordlist=self.engine.password_wordlist,
                     extra=opts.extra,
                     limit=opts.max_candidates,
+                    cues=self.engine.password_cues,
                 )
             )
         return self._candidates
@@ -151,9 +152,23 @@ class _Scan(ScanState):
 
     def limit(self, kind: NoteKind, artifact: str, detail: str) -> None:
         self.engine_note(kind, artifact, detail)
-        if kind.value not in self.limit_hits:
-            self.limit_hits.add(kind.value)
-            self.findings.append(Finding(id="LIMIT_EXCEEDED", artifact=artifact, analyzer=ENGINE, evidence=(detail,)))
+
+    def limit_findings(self) -> list[Finding]:
+        """One LIMIT_EXCEEDED per kind of limit hit, whoever hit it (the engine or an unpacker's own check)."""
+        out: list[Finding] = []
+        seen: set[NoteKind] = set()
+        for note in self.notes:
+            if note.kind in _LIMIT_KINDS and note.kind not in seen:
+                seen.add(note.kind)
+                out.append(
+                    Finding(
+                        id="LIMIT_EXCEEDED",
+                        artifact=note.artifact or "a0",
+                        analyzer=ENGINE,
+                        evidence=(f"{note.kind.value}: {note.detail}",),
+                    )
+                )
+        return out
 
     def new_node(self, parent: _Node | None, child: Child) -> _Node:
         node_id = f"a{len(self.order)}"
@@ -195,11 +210,13 @@ class Engine:
         self.analyzers: tuple[Analyzer, ...] = tuple(analyzers if analyzers is not None else default_analyzers())
         table = self.config.scoring
         table.check_emits(ENGINE, ENGINE_EMITS)
-        for plugin in (*self.unpackers, *self.analyzers):
+        plugins: list[Unpacker | Analyzer] = [*self.unpackers, *self.analyzers]
+        for plugin in plugins:
             table.check_emits(plugin.name, plugin.emits)
             plugin.setup(self.config)
         self.filetyper = FileTyper()
         self.password_wordlist = _load_wordlist(self.config)
+        self.password_cues = load_cue_words(self.config.rules_path(self.config.passwords.keywords))
 
     # -- public -------------------------------------------------------------------------------------------------
     def scan(self, raw: bytes, *, envelope: Envelope | None = None, name: str | None = None) -> Report:
@@ -393,7 +410,7 @@ class Engine:
     ) -> Report:
         artifacts = tuple(scan.nodes[i].record() for i in scan.order)
         root_id = artifacts[0].id if artifacts else "a0"
-        scored = score(scan.findings, scan.notes, self.config.scoring, root_id)
+        scored = score([*scan.findings, *scan.limit_findings()], scan.notes, self.config.scoring, root_id)
         timings["total"] = round(time.monotonic() - scan.started, 4)
         return Report(
             input=InputInfo(name=name, size=len(raw), sha256=hashlib.sha256(raw).hexdigest()),

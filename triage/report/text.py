@@ -68,7 +68,12 @@ def _message_table(info: MessageInfo, title: str) -> Table:
 
 def _artifact_label(art: Artifact, flagged: set[str]) -> Text:
     label = Text()
-    name = _safe(art.name) if art.name is not None else ("(message)" if art.depth == 0 else "(unnamed part)")
+    if art.name is not None:
+        name = _safe(art.name)
+    elif art.depth == 0:
+        name = "(message)"
+    else:
+        name = f"({_safe(art.declared_type or 'unnamed')} part)"
     label.append(name, style="bold red" if art.id in flagged else "bold")
     if art.name and art.display_name and art.display_name != art.name:
         label.append(f'  shown as "{_safe(art.display_name)}"', style="red")
