@@ -237,3 +237,16 @@ def test_json_round_trip(engine: Engine) -> None:
         "timings",
     ):
         assert key in report.to_dict()
+
+
+def test_gateway_scan_does_not_unwrap_forwards(engine: Engine) -> None:
+    from triage.model import Envelope
+
+    inner = make_message(subject="inner subject", sender="Attacker <a@evil.example>")
+    raw = make_message(subject="Fwd: inner subject", body="FYI", attachments=[("fwd.eml", inner, "message/rfc822")])
+    analyst = engine.scan(raw)
+    assert analyst.message.subject == "inner subject"
+    gateway = engine.scan(raw, envelope=Envelope(client_ip="192.0.2.1", mail_from="taro@example.co.jp"))
+    assert gateway.message.subject == "Fwd: inner subject"
+    assert gateway.forwarded_by is None
+    assert "FORWARDED_ORIGINAL" not in gateway.finding_ids()

@@ -240,6 +240,9 @@ class Engine:
         primary: ParsedEmail | None = None
         forwarded_how: str | None = None
         wrapper: ParsedEmail | None = None
+        if envelope is not None and "email" not in root.types:
+            # A gateway hands us a message by definition, however odd its first bytes look.
+            root.types = ("text", "email")
         if "email" in root.types:
             t0 = time.monotonic()
             ctx = CallContext(scan, "ingest", root.id)
@@ -252,7 +255,9 @@ class Engine:
                 if parsed.defects:
                     c.set_meta("defects", list(parsed.defects))
                 primary = parsed
-                original = find_original(parsed)
+                # Unwrapping is for analysts who were forwarded a suspicious mail. At a gateway (an envelope is
+                # given) the sender is whoever sent it: a crafted "forward" must not choose the headers we check.
+                original = find_original(parsed) if envelope is None else None
                 if original is not None:
                     forwarded_how = original.how
                     wrapper = parsed

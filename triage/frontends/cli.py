@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
         help="an archive password to try first (repeatable)",
     )
     scan.add_argument("--config", type=Path, metavar="FILE", help="site configuration on top of the defaults")
+    scan.add_argument("--brief", action="store_true", help="one line per message instead of the full report")
     scan.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="colour in the text report")
     return parser
 
@@ -72,7 +73,7 @@ def _scan(args: argparse.Namespace) -> int:
     from triage.config import load_config
     from triage.engine import Engine
     from triage.report.json import render_json
-    from triage.report.text import print_reports
+    from triage.report.text import print_reports, print_summary
     from triage.sources.paths import iter_sources, read_source
 
     try:
@@ -97,6 +98,7 @@ def _scan(args: argparse.Namespace) -> int:
     worst = EXIT_CLEAN
     errors = 0
     scanned = 0
+    summary: list[Report] = []
     for source in iter_sources(args.paths, looks_like_message):
         try:
             if source.size is not None and source.size > limit:
@@ -112,12 +114,18 @@ def _scan(args: argparse.Namespace) -> int:
         scanned += 1
         if args.json:
             sys.stdout.write(render_json(report) + "\n")
+        elif args.brief:
+            print_summary(console, [report])
         else:
             if scanned > 1:
                 console.rule()
             print_reports(console, [report], config.scoring)
+            summary.append(report)
         worst = max(worst, _EXIT_BY_LEVEL[report.verdict.level])
         sys.stdout.flush()
+    if len(summary) > 1:
+        console.rule("summary")
+        print_summary(console, summary)
     if scanned == 0 and errors == 0:
         print("triage: no messages found", file=sys.stderr)
         return EXIT_ERROR

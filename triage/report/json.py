@@ -16,7 +16,7 @@ def _is_unsafe(ch: str) -> bool:
     return unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co") or ch in "\u2800\u3164\u115f\u1160\uffa0"
 
 
-def _escape_unsafe(text: str) -> str:
+def escape_unsafe(text: str) -> str:
     if text.isascii() and text.isprintable():
         return text
     out: list[str] = []
@@ -35,7 +35,7 @@ def _escape_unsafe(text: str) -> str:
 
 def render_json(report: Report, *, indent: int | None = None) -> str:
     # json.dumps already escapes C0 controls; the rest of the unsafe set only occurs inside strings
-    return _escape_unsafe(json.dumps(report.to_dict(), ensure_ascii=False, indent=indent))
+    return escape_unsafe(json.dumps(report.to_dict(), ensure_ascii=False, indent=indent))
 
 
 def parse_json(text: str) -> Report:

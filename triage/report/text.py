@@ -104,7 +104,10 @@ def _tree(report: Report) -> Tree | None:
 
 
 def _findings_table(report: Report, table: ScoringTable | None) -> Table:
-    names = {a.id: (a.name or ("(message)" if a.depth == 0 else a.id)) for a in report.artifacts}
+    names = {
+        a.id: ("(message)" if a.depth == 0 else (a.name or f"({a.declared_type or a.id} part)"))
+        for a in report.artifacts
+    }
     out = Table(show_edge=False, expand=False, pad_edge=False)
     out.add_column("weight", justify="right")
     out.add_column("finding")
@@ -183,3 +186,18 @@ def print_reports(console: Console, reports: Sequence[Report], table: ScoringTab
         if index:
             console.rule()
         console.print(report_renderables(report, table))
+
+
+def print_summary(console: Console, reports: Sequence[Report]) -> None:
+    """One line per message: verdict, score, the scored finding ids, the input name."""
+    for report in reports:
+        level = report.verdict.level
+        line = Text()
+        line.append(f"{level.value.upper():<10}", style=_LEVEL_STYLE[level])
+        line.append(f" {report.score.total:>5g} ")
+        line.append("  " if report.verdict.complete else "! ", style="yellow")
+        line.append(_safe(report.input.name or "-"))
+        ids = sorted({f.id for f in report.findings if f.weight > 0 or f.id == "FORWARDED_ORIGINAL"})
+        if ids:
+            line.append("  " + " ".join(ids), style="dim")
+        console.print(line, overflow="fold")
