@@ -250,3 +250,23 @@ def test_gateway_scan_does_not_unwrap_forwards(engine: Engine) -> None:
     assert gateway.message.subject == "Fwd: inner subject"
     assert gateway.forwarded_by is None
     assert "FORWARDED_ORIGINAL" not in gateway.finding_ids()
+
+
+def test_inline_forward_keeps_the_real_headers(engine: Engine) -> None:
+    body = (
+        "ご確認ください。\n\n---------- Forwarded message ---------\nFrom: 総務課 <soumu@gov-example.example>\n"
+        "Date: Mon, 16 Nov 2026 09:00:00 +0900\nSubject: 会議出席報告\nTo: taro@example.co.jp\n\n本文\n"
+    )
+    report = engine.scan(make_message(subject="Fwd: 会議出席報告", body=body, sender="Mallory <m@attacker.example>"))
+    assert report.message.from_ == "m@attacker.example"
+    assert report.forwarded_by is None
+    fwd = [f for f in report.findings if f.id == "FORWARDED_ORIGINAL"]
+    assert fwd and any("soumu@gov-example.example" in e for e in fwd[0].evidence)
+
+
+def test_opaque_container_is_never_clean(engine: Engine) -> None:
+    rar = b"Rar!\x1a\x07\x01\x00" + b"\x00" * 64
+    report = engine.scan(make_message(attachments=[("a.rar", rar, "application/x-rar-compressed")]))
+    assert NoteKind.UNPARSABLE in _note_kinds(report)
+    assert report.verdict.level is not Level.CLEAN
+    assert not report.verdict.complete

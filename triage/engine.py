@@ -30,7 +30,7 @@ from triage.model import (
     NoteKind,
     Report,
 )
-from triage.names import display_name
+from triage.names import display_name, escape_controls
 from triage.plugins import (
     Analyzer,
     ArtifactView,
@@ -52,6 +52,8 @@ ENGINE_EMITS = frozenset({"FORWARDED_ORIGINAL", "LIMIT_EXCEEDED"})
 # are cheap and carry most of the weight for a gateway.
 MESSAGE_GRACE_SECONDS = 2.0
 _HASHED_TYPES_SKIP = frozenset({"email", "text", "html"})
+# Containers whose members we cannot list yet: their content was not analysed, so the scan is incomplete.
+_OPAQUE_CONTAINERS = frozenset({"7z", "rar", "lzh", "cab", "iso", "vhd", "tar", "bzip2", "xz"})
 _LIMIT_KINDS = frozenset({NoteKind.LIMIT_DEPTH, NoteKind.LIMIT_FILES, NoteKind.LIMIT_SIZE, NoteKind.TIMEOUT})
 
 
@@ -258,7 +260,19 @@ class Engine:
                 # Unwrapping is for analysts who were forwarded a suspicious mail. At a gateway (an envelope is
                 # given) the sender is whoever sent it: a crafted "forward" must not choose the headers we check.
                 original = find_original(parsed) if envelope is None else None
-                if original is not None:
+                if original is not None and original.how == "inline":
+                    # An inline "forward" is only text: anyone can type a quoted header block (phishing does,
+                    # to borrow trust). Its claims are shown; the real headers stay the ones analysed.
+                    quoted = original.parsed.info
+                    c.emit(
+                        "FORWARDED_ORIGINAL",
+                        (
+                            "inline forward: quoted headers shown, the wrapper's real headers analysed",
+                            escape_controls(f"quoted From: {quoted.from_display or ''} <{quoted.from_ or ''}>"),
+                            escape_controls(f"quoted Subject: {quoted.subject or ''}"),
+                        ),
+                    )
+                elif original is not None:
                     forwarded_how = original.how
                     wrapper = parsed
                     primary = original.parsed
@@ -308,6 +322,11 @@ class Engine:
                     self._run_analyzer(scan, analyzer, view)
             if node.data is not None:
                 unpacker = next((u for u in self.unpackers if _accepts(u.accepts, node.types)), None)
+                opaque = _OPAQUE_CONTAINERS.intersection(node.types)
+                if unpacker is None and opaque:
+                    scan.engine_note(
+                        NoteKind.UNPARSABLE, node.id, f"no unpacker for {'/'.join(sorted(opaque))} content yet"
+                    )
                 if unpacker is not None:
                     if node.depth + 1 > limits.max_depth:
                         scan.limit(
