@@ -253,3 +253,10 @@ def test_ole_directory_chain_loop_terminates(typer: FileTyper) -> None:
     data = bytearray(_ole([("WordDocument", 2)]))
     struct.pack_into("<I", data, 512 + 4, 1)  # FAT says the directory sector is followed by itself
     assert typer.tags(bytes(data), "a.doc") == ("ole", "doc")
+
+
+def test_ace_archive() -> None:
+    from triage.filetype import FileTyper
+
+    ace = b"\x00\x00\x00\x00\x00\x00\x00**ACE**" + b"\x00" * 40
+    assert FileTyper().tags(ace, "invoice.ace") == ("ace",)

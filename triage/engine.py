@@ -53,7 +53,7 @@ ENGINE_EMITS = frozenset({"FORWARDED_ORIGINAL", "LIMIT_EXCEEDED"})
 MESSAGE_GRACE_SECONDS = 2.0
 _HASHED_TYPES_SKIP = frozenset({"email", "text", "html"})
 # Containers whose members we cannot list yet: their content was not analysed, so the scan is incomplete.
-_OPAQUE_CONTAINERS = frozenset({"7z", "rar", "lzh", "cab", "iso", "vhd", "tar", "bzip2", "xz"})
+_OPAQUE_CONTAINERS = frozenset({"7z", "rar", "lzh", "ace", "cab", "iso", "vhd", "tar", "bzip2", "xz"})
 _LIMIT_KINDS = frozenset({NoteKind.LIMIT_DEPTH, NoteKind.LIMIT_FILES, NoteKind.LIMIT_SIZE, NoteKind.TIMEOUT})
 
 

@@ -24,7 +24,7 @@ it could not read.
 | ``msdos`` | an MZ executable without a PE header (libmagic's word) |
 | ``elf`` ``macho`` | Unix executables |
 | ``lnk`` ``chm`` ``onenote`` | Windows shortcut, compiled HTML help, OneNote section |
-| ``gzip`` ``bzip2`` ``xz`` ``tar`` ``7z`` ``rar`` ``lzh`` ``cab`` | compressed files and archives |
+| ``gzip`` ``bzip2`` ``xz`` ``tar`` ``7z`` ``rar`` ``lzh`` ``ace`` ``cab`` | compressed files and archives |
 | ``iso`` ``vhd`` | disk images: ISO 9660 / UDF (CD001, BEA01 at 0x8001...), VHD and VHDX |
 | ``image`` | a raster image (PNG, JPEG, GIF, BMP, TIFF, WebP, ICO, EMF/WMF, or libmagic's image/*) |
 
@@ -110,6 +110,7 @@ TAGS = frozenset(
         "7z",
         "rar",
         "lzh",
+        "ace",
         "cab",
         "iso",
         "vhd",
@@ -281,6 +282,8 @@ class FileTyper:
             return ["macho"]  # fat binary; a Java class has its version (>= 45) in that place instead
         if len(data) >= 7 and _LZH_METHOD.match(data, 2):
             return ["lzh"]
+        if data[7:14] == b"**ACE**":
+            return ["ace"]  # WinACE: still sent by malspam because gateways cannot open it
         if head.startswith(b"BM") and len(data) >= 26 and data[6:10] == b"\x00\x00\x00\x00":
             return ["image"]
         if head.startswith(b"RIFF") and data[8:12] == b"WEBP":
