@@ -41,7 +41,7 @@ from triage.plugins import (
     Unpacker,
 )
 from triage.registry import default_analyzers, default_unpackers
-from triage.runner import CallContext, CallOutcome, ScanState, run_call
+from triage.runner import IOC_KINDS, CallContext, CallOutcome, ScanState, run_call
 from triage.scoring.score import score
 from triage.unpack.passwords import load_cue_words, password_candidates
 
@@ -109,6 +109,7 @@ class _Scan(ScanState):
         self.files = 0
         self.messages: list[tuple[str, ParsedEmail]] = []
         self._candidates: tuple[PasswordCandidate, ...] | None = None
+        self.iocs: dict[str, dict[str, None]] = {kind: {} for kind in IOC_KINDS}
 
     # -- ScanState -------------------------------------------------------------------------------------------
     def commit_meta(self, artifact: str, key: str, value: JsonValue) -> None:
@@ -143,6 +144,10 @@ class _Scan(ScanState):
         if isinstance(parsed, ParsedEmail) and all(p is not parsed for _, p in self.messages):
             self.messages.append((artifact_id, parsed))
             self._candidates = None
+
+    def add_iocs(self, iocs: Sequence[tuple[str, str]]) -> None:
+        for kind, value in iocs:
+            self.iocs[kind].setdefault(value)
 
     def parsed_for(self, artifact_id: str) -> Any:
         node = self.nodes.get(artifact_id)
@@ -412,6 +417,9 @@ class Engine:
             html_text=parsed.html_text,
             html=parsed.html,
             defects=parsed.defects,
+            charsets=parsed.charsets,
+            x_mailer=parsed.x_mailer,
+            attachment_names=tuple(p.filename for p in parsed.parts if p.filename and not p.is_body),
             envelope=envelope,
             forwarded_how=forwarded_how,
             wrapper=wrapper.info if wrapper is not None else None,
@@ -443,7 +451,7 @@ class Engine:
             artifacts=artifacts,
             findings=scored.findings,
             notes=tuple(scan.notes),
-            iocs=_iocs(info, artifacts),
+            iocs=_iocs(info, artifacts, scan.iocs),
             score=scored.score,
             verdict=scored.verdict,
             timings=timings,
@@ -461,10 +469,20 @@ def _with_artifact(info: MessageInfo, artifact_id: str) -> MessageInfo:
     return replace(info, artifact=artifact_id)
 
 
-def _iocs(info: MessageInfo, artifacts: Sequence[Artifact]) -> Iocs:
-    emails = [a for a in (info.from_, *info.reply_to, info.return_path, info.sender) if a]
-    hashes = [a.sha256 for a in artifacts if a.sha256 and a.depth > 0 and _HASHED_TYPES_SKIP.isdisjoint(a.types)]
-    return Iocs(emails=tuple(dict.fromkeys(emails)), hashes=tuple(dict.fromkeys(hashes)))
+def _iocs(info: MessageInfo, artifacts: Sequence[Artifact], found: dict[str, dict[str, None]]) -> Iocs:
+    emails = dict.fromkeys(a for a in (info.from_, *info.reply_to, info.return_path, info.sender) if a)
+    emails.update(found["emails"])
+    hashes = dict.fromkeys(
+        a.sha256 for a in artifacts if a.sha256 and a.depth > 0 and _HASHED_TYPES_SKIP.isdisjoint(a.types)
+    )
+    hashes.update(found["hashes"])
+    return Iocs(
+        urls=tuple(found["urls"]),
+        domains=tuple(found["domains"]),
+        ips=tuple(found["ips"]),
+        emails=tuple(emails),
+        hashes=tuple(hashes),
+    )
 
 
 def _load_wordlist(config: Config) -> tuple[str, ...]:

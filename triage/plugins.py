@@ -84,6 +84,9 @@ class MessageView:
     html_text: str  # HTML bodies reduced to text
     html: str  # HTML bodies as sent (decoded to str)
     defects: tuple[str, ...]
+    charsets: tuple[str, ...] = ()  # every charset declared in headers and parts, lower-case
+    x_mailer: str | None = None  # X-Mailer or User-Agent
+    attachment_names: tuple[str, ...] = ()  # names of the message's own attachments (not archive members)
     envelope: Envelope | None = None
     forwarded_how: str | None = None  # "rfc822", "attached-eml", "inline" when unwrapped from a forward
     wrapper: MessageInfo | None = None
@@ -120,6 +123,9 @@ class PluginContext(Protocol):
         """The largest member worth extracting now: min(max_file_size, bytes left in the total budget)."""
 
     def password_candidates(self) -> Sequence[PasswordCandidate]: ...
+
+    def add_ioc(self, kind: str, value: str) -> None:
+        """Record an indicator for the report's `iocs`: kind is one of urls, domains, ips, emails, hashes."""
 
     def add_message(self, artifact_id: str, parsed: Any) -> None:
         """Register a parsed message found in the tree (its text feeds password candidates)."""

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 _TRACE_LINES = 6
 _MAX_EVIDENCE_ITEMS = 20
 _MAX_EVIDENCE_CHARS = 300
+_MAX_IOCS_PER_CALL = 1000
+IOC_KINDS = frozenset({"urls", "domains", "ips", "emails", "hashes"})
 
 
 class ScanState:
@@ -43,6 +45,9 @@ class ScanState:
         raise NotImplementedError
 
     def add_message(self, artifact_id: str, parsed: Any) -> None:
+        raise NotImplementedError
+
+    def add_iocs(self, iocs: Sequence[tuple[str, str]]) -> None:
         raise NotImplementedError
 
     def parsed_for(self, artifact_id: str) -> Any:
@@ -71,6 +76,7 @@ class CallContext:
     findings: list[Finding] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
     meta: list[tuple[str, str, JsonValue]] = field(default_factory=list)
+    iocs: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def config(self) -> Config:
@@ -129,6 +135,12 @@ class CallContext:
     def add_message(self, artifact_id: str, parsed: Any) -> None:
         self.state.add_message(artifact_id, parsed)
 
+    def add_ioc(self, kind: str, value: str) -> None:
+        if kind not in IOC_KINDS:
+            raise ValueError(f"unknown ioc kind {kind!r}")
+        if value and len(self.iocs) < _MAX_IOCS_PER_CALL:
+            self.iocs.append((kind, value[:_MAX_EVIDENCE_CHARS * 4]))
+
     def parsed_for(self, artifact_id: str) -> Any:
         return self.state.parsed_for(artifact_id)
 
@@ -137,6 +149,8 @@ class CallContext:
             self.state.findings.extend(self.findings)
             for artifact, key, value in self.meta:
                 self.state.commit_meta(artifact, key, value)
+            if self.iocs:
+                self.state.add_iocs(self.iocs)
         self.state.notes.extend(self.notes)
 
 
