@@ -36,7 +36,7 @@ $(STAMP): pyproject.toml
 	@./.ci/sysdeps.sh
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --upgrade pip
-	@$(PY) -m pip install --quiet -e '.[dev]'
+	@$(PY) -m pip install --quiet -e '.[dev,ja]'
 	@touch $(STAMP)
 
 clean:

@@ -7,6 +7,11 @@ from __future__ import annotations
 
 from triage.analyzers.executable import ExecutableAnalyzer
 from triage.analyzers.filename import FilenameAnalyzer
+from triage.analyzers.ja_text import JapaneseTextAnalyzer
+from triage.analyzers.lure import LureAnalyzer
+from triage.analyzers.origin import ForeignOriginAnalyzer
+from triage.analyzers.sender import SenderAnalyzer
+from triage.analyzers.urls import UrlAnalyzer
 from triage.plugins import Analyzer, Unpacker
 from triage.unpack.gzip import GzipUnpacker
 from triage.unpack.mime import MimeUnpacker
@@ -18,4 +23,12 @@ def default_unpackers() -> tuple[Unpacker, ...]:
 
 
 def default_analyzers() -> tuple[Analyzer, ...]:
-    return (FilenameAnalyzer(), ExecutableAnalyzer())
+    return (
+        FilenameAnalyzer(),
+        ExecutableAnalyzer(),
+        SenderAnalyzer(),
+        UrlAnalyzer(),
+        ForeignOriginAnalyzer(),
+        JapaneseTextAnalyzer(),
+        LureAnalyzer(),
+    )

@@ -139,7 +139,7 @@ class CallContext:
         if kind not in IOC_KINDS:
             raise ValueError(f"unknown ioc kind {kind!r}")
         if value and len(self.iocs) < _MAX_IOCS_PER_CALL:
-            self.iocs.append((kind, value[:_MAX_EVIDENCE_CHARS * 4]))
+            self.iocs.append((kind, value[: _MAX_EVIDENCE_CHARS * 4]))
 
     def parsed_for(self, artifact_id: str) -> Any:
         return self.state.parsed_for(artifact_id)

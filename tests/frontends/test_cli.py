@@ -38,7 +38,7 @@ def test_clean_sample_exit_0(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_suspicious_exit_3(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, _ = _run(capsys, "scan", str(SAMPLES / "01_welcome_party_zip_exe.eml"))
+    code, _, _ = _run(capsys, "scan", str(SAMPLES / "11_spoofed_ministry_display_name.eml"))
     assert code == 3
 
 
