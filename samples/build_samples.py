@@ -497,6 +497,10 @@ def text_part(text: str, charset: str, cte: str) -> Part:
         assert cte == "7bit"
         body = b"\n".join(line.encode("iso-2022-jp") for line in lines)
         assert body.isascii()
+    elif charset == "GB2312":
+        # Chinese tooling labels GBK bytes "gb2312"; GBK is what can carry kana and Japanese kanji forms.
+        assert cte == "base64"
+        body = b64_body(text.encode("gbk"))
     elif cte == "base64":
         body = b64_body(text.encode("utf-8"))
     else:
@@ -972,6 +976,173 @@ def sample_09() -> Sample:
     return Sample("09_benign_business_iso2022jp.eml", msg.render(), [Expected("会議資料.pdf", pdf)])
 
 
+def html_part(html: str) -> Part:
+    """A text/html part in UTF-8, quoted-printable."""
+    return Part(
+        [("Content-Type", "text/html; charset=UTF-8"), ("Content-Transfer-Encoding", "quoted-printable")],
+        quopri.encodestring(html.encode("utf-8")),
+    )
+
+
+def alternative(boundary: str, parts: Sequence[Part]) -> Part:
+    """A multipart/alternative body (text and HTML)."""
+    return Part(
+        [("Content-Type", f'multipart/alternative;\n boundary="{boundary}"')], boundary=boundary, parts=list(parts)
+    )
+
+
+def sample_11() -> Sample:
+    """A ministry's name in the display name, an address that is not the ministry's: the NPA's spoofed senders."""
+    pdf = text_pdf(["Meeting attendance report", "Participants: (list)", "Next meeting: TBD"])
+    body = (
+        "関係各位\n\n"
+        "いつもお世話になっております。\n"
+        "経済産業省 商務情報政策局の高橋です。\n\n"
+        "先日開催された情報セキュリティ対策会議の出席報告を送付いたします。\n"
+        "内容をご確認のうえ、ご意見がございましたらご連絡ください。\n\n"
+        "よろしくお願いいたします。\n\n"
+        "経済産業省 商務情報政策局\n"
+        "高橋 誠\n"
+    )
+    when = at(2026, 6, 8, 10, 12, 40)
+    msg = message(
+        trace=external_trace(
+            "mail.keizai-joho.example.com",
+            "203.0.113.140",
+            "tanaka@corp.example.jp",
+            when,
+            ("7E21C90B3A1", "0D4F8A61B22"),
+            "takahashi@keizai-joho.example.com",
+        ),
+        from_=mailbox("経済産業省 高橋誠", "takahashi@keizai-joho.example.com", "ISO-2022-JP"),
+        to=mailbox("田中 様", "tanaka@corp.example.jp"),
+        subject=ew("会議出席報告"),
+        date=when,
+        message_id="<20260608101240.7E21C90B3A1@keizai-joho.example.com>",
+        boundary="----=_Part_0011_20260608101240",
+        mailer="Microsoft Outlook 16.0",
+        parts=[
+            text_part(body, "UTF-8", "base64"),
+            attachment_part("application/pdf", pdf, names_rfc2047("会議出席報告.pdf")),
+        ],
+    )
+    return Sample("11_spoofed_ministry_display_name.eml", msg.render(), [Expected("会議出席報告.pdf", pdf)])
+
+
+def sample_12() -> Sample:
+    """A sender domain that imitates a go.jp domain (go.jp.<other>), and a link to a go-jp lookalike."""
+    url = "http://nisc-go-jp.example.net/update/tool.html"
+    text = (
+        "関係各位\n\n"
+        "内閣サイバーセキュリティセンターです。\n\n"
+        "政府機関を狙った不正アクセスが確認されています。\n"
+        "下記のページから対策ツールを入手し、本日中に適用してください。\n\n"
+        f"{url}\n\n"
+        "内閣サイバーセキュリティセンター\n"
+    )
+    html = (
+        "<html><body><p>関係各位</p><p>内閣サイバーセキュリティセンターです。</p>"
+        "<p>政府機関を狙った不正アクセスが確認されています。<br>"
+        "下記のページから対策ツールを入手し、本日中に適用してください。</p>"
+        f'<p><a href="{url}">https://www.nisc.go.jp/update/</a></p>'
+        "<p>内閣サイバーセキュリティセンター</p></body></html>"
+    )
+    when = at(2026, 7, 1, 8, 55, 3)
+    sender = "alert@nisc.go.jp.security-check.example.com"
+    msg = message(
+        trace=external_trace(
+            "mail.security-check.example.com",
+            "198.51.100.61",
+            "tanaka@corp.example.jp",
+            when,
+            ("5B6C7D8E9F0", "A1B2C3D4E5F"),
+            sender,
+        ),
+        extra=[("Authentication-Results", "mx1.corp.example.jp;\n\tspf=none smtp.mailfrom=security-check.example.com")],
+        from_=mailbox("内閣サイバーセキュリティセンター", sender, "ISO-2022-JP"),
+        to=mailbox("田中 様", "tanaka@corp.example.jp"),
+        subject=ew("【重要】不正アクセス対策のお願い"),
+        date=when,
+        message_id="<20260701085503.5B6C7D8E9F0@security-check.example.com>",
+        boundary="----=_Part_0012_20260701085503",
+        parts=[
+            alternative("----=_Alt_0012_20260701085503", [text_part(text, "UTF-8", "base64"), html_part(html)]),
+        ],
+    )
+    return Sample("12_gov_lookalike_domain.eml", msg.render(), [])
+
+
+def sample_13() -> tuple[Sample, bytes]:
+    """Japanese written with Chinese tooling: GBK bytes labelled gb2312, +0800, Foxmail, simplified kanji."""
+    exe = minimal_pe(_unix(2026, 3, 9))
+    zip_bytes = build_zip([ZipMember("被害状況.exe".encode("cp932"), exe, (2026, 3, 10, 9, 0, 0))])
+    body = (
+        "各位\n\n"
+        "お世话になっております。\n"
+        "地震による被害状况について、资料をお送りします。\n"
+        "添付ファイルをご确认ください。\n\n"
+        "よろしくお愿いいたします。\n"
+    )
+    when = dt.datetime(2026, 3, 11, 10, 20, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    msg = message(
+        trace=external_trace(
+            "smtp.mail-relay.example.net",
+            "203.0.113.88",
+            "tanaka@corp.example.jp",
+            when,
+            ("9C8B7A6F5E4", "3D2C1B0A9F8"),
+            "info@disaster-info.example.net",
+        ),
+        from_=mailbox("防災情報センター", "info@disaster-info.example.net"),
+        to=mailbox("田中 様", "tanaka@corp.example.jp"),
+        subject=ew("地震被害状况について"),
+        date=when,
+        message_id="<202603111020000001@disaster-info.example.net>",
+        boundary="----=_NextPart_0013_20260311102000",
+        mailer="Foxmail 7.2.25.228[cn]",
+        parts=[
+            text_part(body, "GB2312", "base64"),
+            attachment_part("application/zip", zip_bytes, names_rfc2047("资料.zip")),
+        ],
+    )
+    return Sample("13_chinese_origin_japanese.eml", msg.render(), [Expected("资料.zip", zip_bytes)]), exe
+
+
+def sample_14() -> Sample:
+    """Unnatural Japanese from the NPA report: 「ご確認するようお願いいたします」「お願いたします」."""
+    pdf = text_pdf(["FY2026 budget (draft)", "Section 1", "Section 2"])
+    body = (
+        "田中様\n\n"
+        "いつもお世話になります。\n"
+        "来年度の予算案について資料を送ります。\n"
+        "添付ファイルをご確認するようお願いいたします。\n"
+        "ご不明点があればお問い合わせ下さいますよう、よろしくお願いたします。\n\n"
+        "企画部 伊藤\n"
+    )
+    when = at(2026, 9, 14, 15, 2, 11)
+    msg = message(
+        trace=external_trace(
+            "mail.kikaku-net.example.com",
+            "198.51.100.190",
+            "tanaka@corp.example.jp",
+            when,
+            ("2E3F4A5B6C7", "8D9E0F1A2B3"),
+            "ito@kikaku-net.example.com",
+        ),
+        from_=mailbox("伊藤 健一", "ito@kikaku-net.example.com"),
+        to=mailbox("田中 様", "tanaka@corp.example.jp"),
+        subject=ew("予算案の資料"),
+        date=when,
+        message_id="<20260914150211.2E3F4A5B6C7@kikaku-net.example.com>",
+        boundary="----=_Part_0014_20260914150211",
+        parts=[
+            text_part(body, "UTF-8", "base64"),
+            attachment_part("application/pdf", pdf, names_rfc2047("予算案.pdf")),
+        ],
+    )
+    return Sample("14_unnatural_japanese.eml", msg.render(), [Expected("予算案.pdf", pdf)])
+
+
 NEST_TEXT = "This is the innermost file of a zip nested five levels deep.\nIt is plain text and harmless.\n"
 
 
@@ -1168,8 +1339,12 @@ def build() -> list[Path]:
     s08 = sample_08(s01)
     s09 = sample_09()
     s10 = sample_10()
-    samples = [s01, s02, s03, s04, s05, s06, s07, s08, s09, s10]
-    pes = {"01": pe01, "02": pe02, "04": pe04, "06": pe06, "07": pe07}
+    s11 = sample_11()
+    s12 = sample_12()
+    s13, pe13 = sample_13()
+    s14 = sample_14()
+    samples = [s01, s02, s03, s04, s05, s06, s07, s08, s09, s10, s11, s12, s13, s14]
+    pes = {"01": pe01, "02": pe02, "04": pe04, "06": pe06, "07": pe07, "13": pe13}
     verify(samples, pes, zip07)
     written = []
     for sample in samples:
