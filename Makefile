@@ -37,6 +37,7 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --upgrade pip
 	@$(PY) -m pip install --quiet -e '.[dev,ja]'
+	@$(PY) -m compileall -q triage >/dev/null  # bytecode up front: start-up counts for one-message scans
 	@touch $(STAMP)
 
 clean:

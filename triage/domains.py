@@ -21,6 +21,7 @@ is total: any string in, an answer or None out.
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 import unicodedata
@@ -231,6 +232,12 @@ def _is_mixed_script(text: str) -> bool:
 
 
 # -- the tools -------------------------------------------------------------------------------------------------
+@functools.cache
+def shared_public_suffix_list() -> PublicSuffixList:
+    """One parsed public suffix list per process (~100 ms to build): read-only, so every analyzer shares it."""
+    return PublicSuffixList(accept_unknown=False)
+
+
 @dataclass(frozen=True)
 class DomainTools:
     """Everything loaded and indexed once; read-only afterwards, so one instance serves every scan."""
@@ -316,7 +323,7 @@ class DomainTools:
                 for key in _deletions(p.skeleton):
                     typo.setdefault(key, []).append(p)
         return cls(
-            psl=PublicSuffixList(accept_unknown=False),
+            psl=shared_public_suffix_list(),
             bodies=tuple(gov.bodies),
             prefectures=tuple(prefectures),
             brands=tuple(brands),

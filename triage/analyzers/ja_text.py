@@ -35,6 +35,7 @@ counter-examples, an unknown key is a ConfigError.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import re
 import tomllib
 import unicodedata
@@ -398,6 +399,10 @@ class NaturalnessScore:
         return out
 
 
+def _sudachi_installed() -> bool:
+    return all(importlib.util.find_spec(name) is not None for name in ("sudachipy", "sudachidict_core"))
+
+
 def _load_sudachi() -> Any:
     """A SudachiPy tokenizer over sudachidict-core, or None when either is not installed."""
     try:
@@ -480,6 +485,7 @@ class JapaneseTextAnalyzer:
         self._rules: tuple[PhraseRule, ...] | None = None
         self._kanji: KanjiTables | None = None
         self._tokenizer: Any = None
+        self._naturalness_wanted = False
 
     def setup(self, config: Config) -> None:
         options = config.analyzer_options(self.name)
@@ -493,8 +499,11 @@ class JapaneseTextAnalyzer:
         if not isinstance(naturalness, bool):
             raise ConfigError("[analyzers.ja_text] naturalness must be true or false")
         self._rules = load_phrase_rules(config.rules_path(path))
-        self._kanji = build_kanji_tables()
-        self._tokenizer = _load_sudachi() if naturalness else None
+        # The kanji tables (~60 ms) and the Sudachi dictionary (~100 ms) are built on the first Japanese message:
+        # most mail is not Japanese, and a one-message `triage scan` should not pay for them up front.
+        self._kanji = None
+        self._tokenizer = None
+        self._naturalness_wanted = naturalness and _sudachi_installed()
 
     @property
     def rules(self) -> tuple[PhraseRule, ...]:
@@ -504,14 +513,23 @@ class JapaneseTextAnalyzer:
 
     @property
     def kanji(self) -> KanjiTables:
-        if self._kanji is None:
+        if self._rules is None:
             raise RuntimeError("JapaneseTextAnalyzer.setup() was not called")
+        if self._kanji is None:
+            self._kanji = build_kanji_tables()
         return self._kanji
 
     @property
     def has_naturalness(self) -> bool:
         """Whether JA_LOW_NATURALNESS can fire: SudachiPy and its dictionary are installed and enabled."""
-        return self._tokenizer is not None
+        return self._naturalness_wanted
+
+    def _sudachi(self) -> Any:
+        if self._tokenizer is None and self._naturalness_wanted:
+            self._tokenizer = _load_sudachi()
+            if self._tokenizer is None:
+                self._naturalness_wanted = False  # installed but unusable: say so once, by not firing
+        return self._tokenizer
 
     def analyze(self, target: MessageView, ctx: PluginContext) -> Iterable[Finding]:
         raw = tuple(
@@ -609,12 +627,15 @@ class JapaneseTextAnalyzer:
 
     # -- JA_LOW_NATURALNESS --------------------------------------------------------------------------------------
     def _naturalness(self, fields: _Fields) -> list[str] | None:
-        if self._tokenizer is None:
+        if not self._naturalness_wanted:
             return None
         text = japanese_lines("\n".join(fields.raw))
         if len(text) < NATURALNESS_MIN_CHARS:
             return None
-        result = score_naturalness(self._tokenizer, text)
+        tokenizer = self._sudachi()
+        if tokenizer is None:
+            return None
+        result = score_naturalness(tokenizer, text)
         reasons = result.reasons()
         if not reasons:
             return None
