@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import base64
 import random
+import re
 
 import pytest
 
+from triage.ingest import charsets
 from triage.ingest.charsets import (
+    _unfold,
     decode_base64_lenient,
     decode_bytes,
     decode_header_value,
@@ -218,3 +221,96 @@ def test_base64_lenient() -> None:
     assert decode_base64_lenient(b"QQ==QQ==") == b"AA"  # concatenated chunks
     assert decode_base64_lenient(b"aGVsbG8gd29ybGQhI") == b"hello world!"  # a dangling character
     assert decode_base64_lenient(b"") == b""
+
+
+# -- fast paths: each must give what the general path gives --------------------------------------------------------
+
+
+def test_base64_in_lines_decodes_like_the_lenient_path() -> None:
+    # CRLF-broken base64 takes the fast path; spaces instead of line breaks force the junk-cleaning path
+    rng = random.Random(20261126)
+    for _ in range(2000):
+        data = bytes(rng.randrange(256) for _ in range(rng.randrange(80)))
+        encoded = base64.b64encode(data)
+        lines = [encoded[i : i + rng.randint(1, 20)] for i in range(0, len(encoded), 20)]
+        broken = rng.choice([b"\r\n", b"\n", b"\r"]).join(lines) + rng.choice([b"", b"\r\n"])
+        if rng.random() < 0.3 and broken:
+            pos = rng.randrange(len(broken))
+            broken = broken[:pos] + rng.choice([b"=", b"A", b"\n", b"."]) + broken[pos + 1 :]
+        slow = broken.replace(b"\r", b" ").replace(b"\n", b" ")
+        assert decode_base64_lenient(broken) == decode_base64_lenient(slow), broken
+
+
+def _unfold_reference(value: str) -> str:
+    return re.sub(r"\r?\n[ \t]*|\r", " ", value)
+
+
+def test_unfolding_matches_the_rfc_5322_pattern() -> None:
+    rng = random.Random(5322)
+    for _ in range(5000):
+        value = "".join(rng.choice(["a", " ", "\t", "\r", "\n", "\r\n", "\r\n\t", "\n "]) for _ in range(12))
+        assert _unfold(value) == _unfold_reference(value), repr(value)
+
+
+def test_encoded_word_runs_decode_like_the_word_by_word_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    words = [
+        "=?utf-8?B?44GC?=",
+        "=?UTF-8?b?44GE?=",
+        "=?utf-8?B?44?=",  # a multibyte character split across words, unpadded
+        "=?utf-8?B?gg==?=",
+        "=?utf-8?Q?=E3=81=86?=",
+        "=?utf-8?q?a_b?=",
+        "=?iso-2022-jp?B?GyRCJCIbKEI=?=",
+        "=?utf-8?B?QQ=QQ?=",  # bad base64 in the middle of a word
+        "=?utf-8?B??=",
+    ]
+    glue = [" ", "", "\r\n ", "\t", " x ", "\udce3"]
+    rng = random.Random(2047)
+    cases = [" ".join(["=?utf-8?B?UmlSN1l2d2NpYXdIL1NHalpm?="] * 60) + " =?utf-8?Q?/Vfb2fZpti72pwG8nc?="]
+    for _ in range(3000):
+        parts = [rng.choice(words) + rng.choice(glue) for _ in range(rng.randint(1, 6))]
+        cases.append(rng.choice(["", "Re: ", " "]) + "".join(parts) + rng.choice(["", " tail", "\udcff"]))
+    fast = [decode_header_with_charsets(value, "cp932") for value in cases]
+    monkeypatch.setattr(charsets, "_one_run", lambda parts: None)
+    slow = [decode_header_with_charsets(value, "cp932") for value in cases]
+    assert fast == slow
+
+
+def _japanese_score_reference(text: str) -> int:
+    score = 0
+    for ch in text[: charsets._SCORE_SAMPLE]:
+        o = ord(ch)
+        if o < 0x80:
+            continue
+        if 0x3040 <= o <= 0x309F:
+            score += 3
+        elif 0x30A0 <= o <= 0x30FF or 0x4E00 <= o <= 0x9FFF or 0x3000 <= o <= 0x303F or 0xFF01 <= o <= 0xFF5E:
+            score += 1
+        elif 0xFF61 <= o <= 0xFF9F:
+            score -= 2
+        else:
+            score -= 1
+    return score
+
+
+def _latin_score_reference(text: str) -> int:
+    score = 0
+    sample = text[: charsets._SCORE_SAMPLE]
+    for i, ch in enumerate(sample):
+        if ord(ch) < 0x80:
+            continue
+        prev = sample[i - 1] if i else ""
+        nxt = sample[i + 1] if i + 1 < len(sample) else ""
+        near_word = (prev.isascii() and prev.isalpha()) or (nxt.isascii() and nxt.isalpha())
+        score += 1 if ch.isalpha() and near_word else -1
+    return score
+
+
+def test_scores_count_like_the_character_loop() -> None:
+    pool = "aZ é漢あア｡ｱ、！ＡÀß\u3000\u309f\u30a0\u9fff\uff5e\uff61\uff9f\uff60\u4dff\udc80²½Ⅻ\u0301x1_-\n"
+    rng = random.Random(932)
+    texts = ["".join(rng.choice(pool) for _ in range(rng.randint(0, 24))) for _ in range(5000)]
+    texts.append("é" * (charsets._SCORE_SAMPLE - 1) + "ab" + "あ" * 10)  # the sample cut next to a letter
+    for text in texts:
+        assert charsets._japanese_score(text) == _japanese_score_reference(text), repr(text)
+        assert charsets._latin_score(text) == _latin_score_reference(text), repr(text)

@@ -5,12 +5,18 @@ from __future__ import annotations
 import base64
 import email
 import email.policy
-from email.message import EmailMessage
+import email.utils
+import random
+import re
+from email.message import EmailMessage, Message
 
+from triage.ingest import eml
 from triage.ingest.eml import (
     MAX_HEADER_VALUE,
     MAX_HEADERS,
+    MAX_TEXT,
     ParsedEmail,
+    address_list,
     html_to_text,
     parse_email,
     parse_message_object,
@@ -113,6 +119,82 @@ def test_html_body_and_html_text() -> None:
 def test_html_to_text_hostile_markup_finishes() -> None:
     for html in ("<a" * 200_000, "<!--" * 100_000, "<script>" * 50_000, "&#" * 200_000, "<" * 300_000):
         assert isinstance(html_to_text(html), str)
+    for html in (
+        "<script" * 100_000,
+        "<script/" + "/" * 300_000,
+        "<script>" + "</scrip" * 100_000,
+        "<p" * 200_000,
+        "<td<th" * 100_000,
+        "<br " + "x" * 500_000,
+        "<!" + "-" * 500_000,
+        "<?" * 200_000,
+    ):
+        assert isinstance(html_to_text(html), str)
+
+
+def _html_to_text_reference(html: str) -> str:
+    """The character scanner html_to_text replaced (one compiled tokenizer now): the oracle for its output."""
+    import html as html_lib
+
+    names = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:-]{0,31})")
+    raw_end = {"script": re.compile(r"</script", re.IGNORECASE), "style": re.compile(r"</style", re.IGNORECASE)}
+    breaks = {"br", "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol", "blockquote"}
+    breaks |= {"pre", "hr", "title", "section", "article", "header", "footer", "dd", "dt", "center", "form"}
+    mark = "\ue000"
+    html = html.replace(mark, "")
+    out: list[str] = []
+    i, n = 0, len(html)
+    while i < n:
+        j = html.find("<", i)
+        if j < 0:
+            out.append(html[i:])
+            break
+        out.append(html[i:j])
+        if html.startswith("<!--", j):
+            k = html.find("-->", j + 4)
+            i = n if k < 0 else k + 3
+            continue
+        if html.startswith(("<!", "<?"), j):
+            k = html.find(">", j + 2)
+            i = n if k < 0 else k + 1
+            continue
+        m = names.match(html, j)
+        if m is None:
+            out.append("<")
+            i = j + 1
+            continue
+        k = html.find(">", m.end())
+        if k < 0:
+            break
+        closing, name = m.group(1) == "/", m.group(2).lower()
+        i = k + 1
+        if name in breaks:
+            out.append(mark)
+        elif name in ("td", "th"):
+            out.append(" ")
+        if not closing and name in raw_end and html[k - 1 : k] != "/":
+            end = raw_end[name].search(html, i)
+            if end is None:
+                break
+            k2 = html.find(">", end.end())
+            i = n if k2 < 0 else k2 + 1
+    text = re.sub(r"[ \t\r\n\f\v\u00a0]+", " ", html_lib.unescape("".join(out))).replace(mark, "\n")
+    lines = (line.strip(" ") for line in text.split("\n"))
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()[:MAX_TEXT]
+
+
+def test_html_to_text_matches_the_character_scanner() -> None:
+    tokens = [
+        *("<", ">", "/", "!", "?", "-", "--", "<!--", "-->", "=", '"', "'", ":", "1", " ", "\n", "&amp;", "&"),
+        *("br", "BR", "p", "pre", "td", "th", "script", "SCRIPT", "style", "scripts", "\u017fcript", "\u017ftyle"),
+        *("h1", "h6", "h7", "hr", "header", "li", "ul", "ol", "tr", "table", "dd", "dt", "dl", "blockquote"),
+        *("section", "article", "footer", "center", "form", "title", "tbody", "b", "d", "t", "h", "div", "a", "x"),
+        *("\ue000", "\u00a0", "\u212a"),
+    ]
+    rng = random.Random(20261126)
+    for _ in range(20_000):
+        html = "".join(rng.choice(tokens) for _ in range(rng.randint(0, 30)))
+        assert html_to_text(html) == _html_to_text_reference(html), repr(html)
 
 
 # -- file names --------------------------------------------------------------------------------------------------
@@ -360,6 +442,46 @@ def test_split_address_forms() -> None:
     assert split_address("Taro Yamada [mailto:taro@example.jp]") == ("taro@example.jp", "Taro Yamada")
     assert split_address("taro@example.jp") == ("taro@example.jp", None)
     assert split_address(None) == (None, None)
+
+
+def _param_reference(raw: str, name: str, header: str) -> object:
+    """What Message.get_param gives for one name (or "raises"): the call _param made once per name."""
+    holder = Message()
+    holder[header] = raw
+    try:
+        return holder.get_param(name, None, header=header)
+    except Exception:
+        return "raises"
+
+
+def test_parameters_parsed_once_read_as_get_param_reads_them() -> None:
+    tokens = ["text/plain", "attachment", ";", " ", "=", '"', "'", "\\", "*", "*0", "*1", "*0*", "name", "filename"]
+    tokens += ["charset", "NAME", "FileName", "utf-8", "utf-8''%E3%81%82", "iso-2022-jp'ja'", "a.pdf", "<x>", ","]
+    rng = random.Random(2231)
+    for _ in range(5000):
+        raw = "".join(rng.choice(tokens) for _ in range(rng.randint(0, 14)))
+        for header in ("content-type", "content-disposition"):
+            params = eml._params(raw, header)
+            for name in ("charset", "name", "filename"):
+                expected = _param_reference(raw, name, header)
+                if params is None:  # no value anywhere (then _param gives None whatever get_param says), or raises
+                    assert "=" not in raw or expected == "raises", (raw, name)
+                    continue
+                found = next((eml._unquote_param(v) for k, v in params[0] if k.lower() == name), None)
+                assert found == expected, (raw, name)
+
+
+def test_simple_addresses_read_as_getaddresses_reads_them() -> None:
+    # eml._addresses skips getaddresses for one plain address, bare or in angle brackets: it must return the same
+    atext = "aZ09._+-="
+    rng = random.Random(5322)
+    for _ in range(20_000):
+        local = "".join(rng.choice(atext) for _ in range(rng.randint(1, 8)))
+        address = local + "@" + "".join(rng.choice(atext) for _ in range(rng.randint(1, 8)))
+        value = address if rng.random() < 0.5 else f"<{address}>"
+        value = rng.choice(["", " ", "\t"]) + value + rng.choice(["", " ", "  "])
+        assert email.utils.getaddresses([value]) == [("", address)], value
+        assert address_list([value]) == (address.lower(),)
 
 
 # -- nested messages and other entry points ----------------------------------------------------------------------

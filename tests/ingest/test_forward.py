@@ -225,3 +225,29 @@ def test_plain_message_is_not_a_forward() -> None:
         "From: の書式について\n明日の会議は10時からです。".encode(),
     )
     assert find_original(parse_email(raw)) is None
+
+
+def test_decorated_header_block_values_are_trimmed() -> None:
+    body = "-- Forwarded message --\n**From:** **Taro <taro@example.jp>** _\n*Subject:*  件名 ** \n\nbody\n"
+    raw = mime([*envelope(subject="Fwd: x"), ("Content-Type", "text/plain; charset=utf-8")], body.encode())
+    found = _forwarded(raw)
+    assert found.parsed.info.from_ == "taro@example.jp"
+    assert found.parsed.info.subject == "件名"
+
+
+def test_hostile_marker_and_header_lines_finish() -> None:
+    # long runs where the old patterns re-split or rescanned a run from every position in it (quadratic)
+    spaces = " " * 400_000
+    for body in (
+        f"---------- Forwarded message{spaces}x\n",
+        "-- forwarded by " + "-" * 400_000 + "x\n",
+        f"----- Original Message{spaces}-x\n",
+        f"---------- Forwarded message ---------\nFrom: x{spaces}y\nSubject: s\n\nbody\n",
+    ):
+        raw = mime([*envelope(subject="Fwd: x"), ("Content-Type", "text/plain; charset=utf-8")], body.encode())
+        parse_email(raw)
+    raw = mime(
+        [*envelope(subject="Fwd: x"), ("Content-Type", "text/plain")],
+        f"---------- Forwarded message ---------\nFrom: a@b.example{spaces}\nSubject: s\n\nbody\n".encode(),
+    )
+    assert _forwarded(raw).parsed.info.from_ == "a@b.example"

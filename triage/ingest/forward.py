@@ -129,12 +129,15 @@ def _attached(candidates: Sequence[MimePart], parse: Callable[[bytes], ParsedEma
 
 # -- inline forwards ---------------------------------------------------------------------------------------------
 
-_DECOR = r"[-=_*\s]*"
+# Linear on hostile lines (a marker line can be a megabyte of spaces): the decoration runs are possessive, so the
+# engine never re-splits a run between two of them (the words and ':' are not decoration, so nothing is lost), and
+# ".*--$" asks what ".*-{2,}$" asked without rescanning a run of dashes from every position in it.
+_DECOR = r"[-=_*\s]*+"
 _EXPLICIT_MARKER = re.compile(
     rf"^{_DECOR}(?:forwarded message|begin forwarded message|forwarded message follows|"
     rf"転送メッセージ|転送されたメッセージ|転送元のメッセージ|転送済みメッセージ|"
     rf"message transféré|weitergeleitete nachricht|mensaje reenviado){_DECOR}[:：]?{_DECOR}$"
-    r"|^-{2,}\s*forwarded by\b.*-{2,}$",
+    r"|^-{2,}\s*forwarded by\b.*--$",
     re.IGNORECASE,
 )
 # Outlook writes these for replies too: they count as a forward only under a forward subject (FW:, 転送:)
@@ -142,9 +145,11 @@ _AMBIGUOUS_MARKER = re.compile(
     rf"^{_DECOR}(?:original message|元のメッセージ|オリジナル メッセージ|オリジナルメッセージ){_DECOR}[:：]?{_DECOR}$",
     re.IGNORECASE,
 )
+# The value is group 2 less its trailing "*", "_" and whitespace (`_block_value`): "(.*?)[*_\s]*$" said the same
+# but retried the trailing run from every position inside a long run of spaces, quadratic on a hostile line.
 _BLOCK_KEY = re.compile(
     r"^[*_\s]*(from|sent|date|to|cc|bcc|subject|reply-to|差出人|送信者|送信日時|日付|日時|宛先|件名|返信先|"
-    r"importance|重要度|attachments|添付ファイル)[*_\s]*[:：][*_\s]*(.*?)[*_\s]*$",
+    r"importance|重要度|attachments|添付ファイル)[*_\s]*[:：][*_\s]*+(.*)$",
     re.IGNORECASE,
 )
 _CANONICAL = {
@@ -230,7 +235,7 @@ def _header_block(lines: Sequence[str], start: int) -> tuple[list[tuple[str, str
             break
         m = _BLOCK_KEY.match(stripped)
         if m is not None:
-            pairs.append((m.group(1), m.group(2)))
+            pairs.append((m.group(1), _block_value(m.group(2))))
             keys.append(_CANONICAL.get(m.group(1).lower(), m.group(1).lower()))
         elif keys and keys[-1] in _LIST_KEYS:
             name, value = pairs[-1]
@@ -241,6 +246,13 @@ def _header_block(lines: Sequence[str], start: int) -> tuple[list[tuple[str, str
     if "from" not in keys or not ({"subject", "date"} & set(keys)):
         return None
     return pairs, i
+
+
+def _block_value(text: str) -> str:
+    end = len(text)
+    while end and (text[end - 1] in "*_" or text[end - 1].isspace()):
+        end -= 1
+    return text[:end]
 
 
 def _original_from_block(pairs: Sequence[tuple[str, str]], body: Sequence[str]) -> ParsedEmail:
