@@ -10,11 +10,12 @@ import hashlib
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from triage import __version__
 from triage.config import Config, load_config
+from triage.errors import ConfigError
 from triage.filetype import FileTyper
 from triage.ingest.eml import ParsedEmail, parse_email
 from triage.ingest.forward import find_original
@@ -464,8 +465,6 @@ def _accepts(accepts: frozenset[str], types: tuple[str, ...]) -> bool:
 
 
 def _with_artifact(info: MessageInfo, artifact_id: str) -> MessageInfo:
-    from dataclasses import replace
-
     return replace(info, artifact=artifact_id)
 
 
@@ -490,7 +489,5 @@ def _load_wordlist(config: Config) -> tuple[str, ...]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
-        from triage.errors import ConfigError
-
         raise ConfigError(f"{path}: cannot read the password list: {exc.strerror}") from exc
     return tuple(line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#"))
