@@ -313,3 +313,32 @@ def test_other_lists_validation(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="domain must be"):
         load_prefectures(lg)
+
+
+def test_load_domain_tools_shares_the_indexes(tmp_path: Path) -> None:
+    lists = {
+        "gov_bodies": LISTS / "gov_bodies.toml",
+        "lg_jp": LISTS / "lg_jp.toml",
+        "brands": LISTS / "brands.toml",
+    }
+    plain = load_domain_tools(**lists)
+    with_free = load_domain_tools(**lists, freemail=LISTS / "freemail.txt")
+    assert load_domain_tools(**lists) is plain  # same contents: built once
+    assert with_free._by_skeleton is plain._by_skeleton and with_free.freemail and not plain.freemail
+    assert with_free.is_freemail("gmail.com") and not plain.is_freemail("gmail.com")
+    # another file with other contents is read and indexed anew
+    brands = tmp_path / "brands.toml"
+    brands.write_text('[[brand]]\nname = "X"\ndomains = ["x-brand.com"]\nlabels = ["xbrand"]\ntypo_labels = []\n')
+    other = load_domain_tools(**{**lists, "brands": brands})
+    assert other is not plain and other.brand_of("x-brand.com") is not None
+    assert plain.brand_of("x-brand.com") is None
+
+
+def test_answers_are_remembered_and_unchanged() -> None:
+    tools = load_domain_tools(gov_bodies=LISTS / "gov_bodies.toml", lg_jp=LISTS / "lg_jp.toml")
+    for _ in range(2):  # the second round is answered from the memo
+        facts = tools.facts("mod-go-jp.example.com")
+        assert facts is not None
+        found = tools.lookalike_of(facts)
+        assert found is not None and found.imitates == "mod.go.jp"
+        assert tools.facts("not a host") is None

@@ -15,12 +15,14 @@ and lookalikes of protected (government and brand) domains.
   distinctive label (kunalcho.jp). The answer is a `Lookalike` that says which protected domain and how.
 
 Cost: every index is built once (`DomainTools.build`); a lookup is a few dict/set probes plus, for the typo
-check, one probe per deletion of the skeleton (symmetric-delete index) verified with rapidfuzz. Every function
+check, one probe per deletion of the skeleton (symmetric-delete index) verified with rapidfuzz. `facts` and
+`lookalike_of` remember their answers (bounded): mail brings the same hosts again and again. Every function
 is total: any string in, an answer or None out.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import tomllib
@@ -70,6 +72,15 @@ _GOV_TOKEN = re.compile(r"(?:^|[._-])((?:go|gov|lg)[._-]?jp)(?=[._-]|$)")
 _GOV_HINTS = frozenset({"go", "gov", "jp", "gojp", "govjp"})
 ALL_KINDS = frozenset({"gov", "brand"})
 _MIN_TOKEN_LABEL = 4  # a protected label shorter than this is too common to count as one part of another label
+_MEMO_SIZE = 8192  # hosts whose facts and lookalike answers are remembered across calls
+_MEMO_KEY = 2 * MAX_HOST  # a longer "host" is not remembered
+
+
+class _Missing:
+    """Not remembered (None is an answer)."""
+
+
+_MISSING = _Missing()
 _MIN_TYPO_SKELETON = 5  # one edit from a four-letter label is another word: meti/meta, mext/next
 
 
@@ -258,6 +269,12 @@ class DomainTools:
     _typo_index: Mapping[str, tuple[_Protected, ...]]
     _ja_names: Mapping[str, str] = field(default_factory=dict)
     _glued_gov: re.Pattern[str] | None = None  # modgojp, mofagov: a ministry label glued to go/gov/jp
+    _typo_lengths: frozenset[int] | None = None  # skeleton lengths that can reach `_typo_index` (None: any)
+    # answers already given (the same hosts come back message after message); bounded, cleared when full
+    _facts_memo: dict[str, HostFacts | None] = field(default_factory=dict, compare=False, repr=False)
+    _lookalike_memo: dict[tuple[str, str | None, frozenset[str]], Lookalike | None] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @classmethod
     def build(
@@ -269,13 +286,7 @@ class DomainTools:
         brands: Sequence[Brand] = (),
         freemail: Iterable[str] = (),
     ) -> DomainTools:
-        exact_free: set[str] = set()
-        named_free: set[str] = set()
-        for entry in freemail:
-            if entry.endswith(".*"):
-                named_free.add(entry[:-2])
-            else:
-                exact_free.add(entry)
+        exact_free, named_free = _split_freemail(freemail)
         protected: list[_Protected] = []
         body_by_domain: dict[str, GovBody] = {}
         ja_names: dict[str, str] = {}
@@ -339,6 +350,8 @@ class DomainTools:
             _typo_index=MappingProxyType({k: tuple(v) for k, v in typo.items()}),
             _ja_names=MappingProxyType(ja_names),
             _glued_gov=_glued_pattern(sorted({p.label for p in protected if p.kind == "gov"})),
+            # a skeleton's keys are itself and its deletions: it can reach a key of its length or one shorter
+            _typo_lengths=frozenset(n for key in typo for n in (len(key), len(key) + 1)),
         )
 
     # -- facts about one host ----------------------------------------------------------------------------------
@@ -361,11 +374,21 @@ class DomainTools:
 
     def facts(self, host: str) -> HostFacts | None:
         """Registrable domain, government and free-mail status of a host; None when it is no host name."""
+        memo = self._facts_memo
+        found: HostFacts | _Missing | None = memo.get(host, _MISSING)
+        if not isinstance(found, _Missing):
+            return found
         h = clean_host(host)
         if h is None:
-            return None
-        reg = self._registrable(h)
-        return HostFacts(host=h, registrable=reg, gov=_is_gov(h), freemail=self._freemail(h, reg))
+            found = None
+        else:
+            reg = self._registrable(h)
+            found = HostFacts(host=h, registrable=reg, gov=_is_gov(h), freemail=self._freemail(h, reg))
+        if len(host) <= _MEMO_KEY:
+            if len(memo) >= _MEMO_SIZE:
+                memo.clear()
+            memo[host] = found
+        return found
 
     def is_gov(self, host: str) -> bool:
         h = clean_host(host)
@@ -405,13 +428,21 @@ class DomainTools:
         """`lookalike` for a host whose facts are already known (saves cleaning it and the suffix lookup)."""
         if facts.gov or _IPV4ISH.fullmatch(facts.host):
             return None
-        return self._lookalike(facts.host, facts.registrable, kinds)
+        key = (facts.host, facts.registrable, kinds)
+        memo = self._lookalike_memo
+        known: Lookalike | _Missing | None = memo.get(key, _MISSING)
+        if not isinstance(known, _Missing):
+            return known
+        found = self._lookalike(facts.host, facts.registrable, kinds)
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()
+        memo[key] = found
+        return found
 
     def _lookalike(self, h: str, reg: str | None, kinds: frozenset[str]) -> Lookalike | None:
         if reg is not None and reg in self._protected_domains:
             return None
         labels = h.split(".")[-_MAX_LABELS:]
-        shown = ".".join(unicode_label(label) for label in labels)
         found = self._prefix_trick(labels, kinds)
         if found is None and "gov" in kinds:
             found = self._gov_tokens(h, labels, reg)
@@ -419,6 +450,7 @@ class DomainTools:
             found = self._label_tricks(labels, reg, kinds)
         if found is None:
             return None
+        shown = ".".join(unicode_label(label) for label in labels)
         imitates, technique, kind = found
         return Lookalike(domain=shown, imitates=imitates, technique=technique, kind=kind)
 
@@ -528,6 +560,8 @@ class DomainTools:
     def _typo(self, skel: str, kinds: frozenset[str]) -> _Protected | None:
         if len(skel) < _MIN_TYPO_SKELETON or len(skel) > MAX_LABEL:
             return None
+        if self._typo_lengths is not None and len(skel) not in self._typo_lengths:
+            return None
         seen: set[str] = set()
         for key in _deletions(skel):
             for p in self._typo_index.get(key, ()):
@@ -536,6 +570,18 @@ class DomainTools:
                     if p.skeleton != skel and Levenshtein.distance(skel, p.skeleton, score_cutoff=1) <= 1:
                         return p
         return None
+
+
+def _split_freemail(entries: Iterable[str]) -> tuple[frozenset[str], frozenset[str]]:
+    """Free-mail list entries → (exact domains, names of the "name.*" entries)."""
+    exact: set[str] = set()
+    named: set[str] = set()
+    for entry in entries:
+        if entry.endswith(".*"):
+            named.add(entry[:-2])
+        else:
+            exact.add(entry)
+    return frozenset(exact), frozenset(named)
 
 
 def _glued_pattern(labels: Sequence[str]) -> re.Pattern[str] | None:
@@ -711,12 +757,36 @@ def load_domain_tools(
     freemail: Path | None = None,
     brands: Path | None = None,
 ) -> DomainTools:
-    """Load and index the lists (rules paths already resolved)."""
-    prefectures, types = load_prefectures(lg_jp)
-    return DomainTools.build(
-        gov=load_gov_bodies(gov_bodies),
-        prefectures=prefectures,
-        lg_types=types,
-        brands=load_brands(brands) if brands is not None else (),
-        freemail=load_domain_list(freemail, wildcards=True) if freemail is not None else (),
-    )
+    """Load and index the lists (rules paths already resolved). The indexed government, LG.JP and brand lists
+    are shared by every caller that reads the same file contents (the sender and link analyzers do); the
+    free-mail list, read each time, is added to a copy."""
+    key = _contents_key(gov_bodies, lg_jp, brands)
+    base = _TOOLS_CACHE.get(key) if key is not None else None
+    if base is None:
+        prefectures, types = load_prefectures(lg_jp)
+        base = DomainTools.build(
+            gov=load_gov_bodies(gov_bodies),
+            prefectures=prefectures,
+            lg_types=types,
+            brands=load_brands(brands) if brands is not None else (),
+        )
+        if key is not None:
+            if len(_TOOLS_CACHE) >= _TOOLS_CACHE_SIZE:
+                _TOOLS_CACHE.clear()
+            _TOOLS_CACHE[key] = base
+    if freemail is None:
+        return base
+    exact, named = _split_freemail(load_domain_list(freemail, wildcards=True))
+    return dataclasses.replace(base, freemail=exact, freemail_names=named, _facts_memo={}, _lookalike_memo={})
+
+
+_TOOLS_CACHE: dict[tuple[bytes | None, ...], DomainTools] = {}
+_TOOLS_CACHE_SIZE = 8
+
+
+def _contents_key(*paths: Path | None) -> tuple[bytes | None, ...] | None:
+    """The files' contents (the lists are small), or None when one cannot be read: loading then reports it."""
+    try:
+        return tuple(path.read_bytes() if path is not None else None for path in paths)
+    except OSError:
+        return None

@@ -3,6 +3,8 @@ must not fire; and the HTML scanner stays linear on hostile markup."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import pytest
 from conftest import make_message
 
@@ -262,3 +264,56 @@ def test_engine_collects_iocs_and_findings() -> None:
     assert "amazon-secure-login.com" in report.iocs.domains
     assert "203.0.113.5" in report.iocs.ips
     assert not [n for n in report.notes if n.kind is NoteKind.CRASHED]
+
+
+def test_scan_html_ascii_and_utf8_paths_agree() -> None:
+    # an ASCII document is read as str, any other as UTF-8 bytes: the answers are the same
+    html = (
+        '<a href="https://a.example.com/1">Click <b>here</b></a><img\x0bsrc=https://img.example.com/p.png>'
+        '<a href="https://b.example.com/2" title="x>y">t</a  ><form formaction="https://fa.example.com/">'
+        '<a\x1chref="https://c.example.com/">no tag: \\x1c is not whitespace to the tag finder</a>'
+    )
+    ascii_found = [(e.url, e.anchor_text) for e in scan_html(html, 100)]
+    utf8_found = [
+        (e.url, e.anchor_text.replace("日本", "") if e.anchor_text else e.anchor_text)
+        for e in scan_html(html + "<p>日本</p>", 100)
+    ]
+    assert ascii_found == utf8_found
+    assert ascii_found[0] == ("https://a.example.com/1", "Click here")
+    assert ("https://c.example.com/", None) not in ascii_found
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://user@www.example.com:8080/p?q#f",
+        "HTTPS://Example.COM./x",
+        "www.example.com/path",
+        "//cdn.example.net/a.js",
+        "http:example.com",
+        "mailto:a@example.com",
+        "http://[2001:db8::1]/x",
+        "http://[2001:db8::1/x",
+        " http://spaced.example.com ",
+        "http://ex\tample.com/",
+        "http://例え.jp/",
+        "ftp://files.example.org",
+    ],
+)
+def test_split_fast_path_matches_urlsplit(url: str) -> None:
+    from triage.analyzers import urls
+
+    fast = urls._split(url)
+    # the urlsplit reading, as it was before the fast path
+    text = url.strip()
+    if text.lower().startswith("www."):
+        text = "http://" + text
+    elif text.startswith("//"):
+        text = "http:" + text
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        assert fast is None
+        return
+    slow = urls._from_netloc(url, parts.netloc) if parts.scheme in ("http", "https", "ftp") else None
+    assert fast == slow

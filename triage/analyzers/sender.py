@@ -73,6 +73,7 @@ _QUOTE_START = re.compile(
     r"|\d{4}年\d{1,2}月\d{1,2}日[^\n]{0,120}[:：][ \t\r]*(?:\n|$)"
     r"|[>＞])"
 )
+_SIG_CHUNK = 2048  # characters at the end of the text read first for the signature block
 _TAIL_CHARS = 8 * 1024  # the signature is in the last lines: this many characters hold them
 # "writing from my private address": the address word, then within a few characters a "from/with" ending, so a
 # web form's field label (個人のメールアドレス……) is not an excuse
@@ -110,8 +111,8 @@ class Mention:
 class BodyMatcher:
     """Finds government bodies named in text (a display name or a signature block).
 
-    Plain string searches, no big regex alternation: Japanese names are found from an index of their first
-    characters, English names with str.find on the case-folded text, acronyms among the upper-case words."""
+    Japanese names are found by one regex (an alternation grouped by first character), English names and acronyms
+    among the capitalised words, which are only looked at when a cheap search finds one that could be a name."""
 
     def __init__(self, bodies: Sequence[GovBody]) -> None:
         by_first: dict[str, list[tuple[str, GovBody]]] = {}
@@ -129,11 +130,32 @@ class BodyMatcher:
                 acronyms.setdefault(name, (body, False))
             for name in body.acronyms_generic:
                 acronyms.setdefault(name, (body, True))
-        # longest first, so 総務省統計局 wins over 総務省 at the same position
-        self._by_first = {k: sorted(v, key=lambda nb: -len(nb[0])) for k, v in by_first.items()}
-        self._first = re.compile("[" + "".join(re.escape(c) for c in sorted(by_first)) + "]") if by_first else None
+        # longest first, so 総務省統計局 wins over 総務省 at the same position; one regex finds the leftmost name
+        # and, there, the longest (alternatives grouped by their first character, longest first within a group)
+        self._ja_body: dict[str, GovBody] = {}
+        branches: list[str] = []
+        for first, group in sorted(by_first.items()):
+            longest_first = sorted(group, key=lambda nb: -len(nb[0]))
+            for ja_name, ja_body in longest_first:
+                self._ja_body.setdefault(ja_name, ja_body)
+            tails = "|".join(re.escape(ja_name[1:]) for ja_name, _ in longest_first)
+            branches.append(f"{re.escape(first)}(?:{tails})")
+        self._ja_names = re.compile("|".join(branches)) if branches else None
         self._english = {k: sorted(v, key=lambda n: -len(n[0])) for k, v in english.items()}
         self._acronyms = acronyms
+        # every capitalised word the English pass looks up starts with one of these (a first word, ASCII case
+        # aside, or an acronym): text without any has no English mention, and the pass is skipped. Each branch
+        # starts with a literal capital, so the regex engine skips quickly to candidates.
+        hints: dict[str, list[str]] = {}
+        for key in english:
+            if key.isascii() and "a" <= key[0] <= "z":
+                hints.setdefault(key[0].upper(), []).append(f"(?i:{re.escape(key[1:])})" if len(key) > 1 else "")
+        for acronym in acronyms:
+            hints.setdefault(acronym[0], []).append(re.escape(acronym[1:]))
+        branches = [
+            f"{first}(?:{'|'.join(sorted(rest, key=len, reverse=True))})" for first, rest in sorted(hints.items())
+        ]
+        self._english_hint = re.compile("(?a)" + "|".join(branches)) if branches else None
 
     def mentions(self, text: str, *, signature: bool = False) -> list[Mention]:
         """Bodies named in `text` (NFKC-normalised by the caller when it is not ASCII). With `signature`, only
@@ -141,22 +163,21 @@ class BodyMatcher:
         is prose about the ministry, 防衛省 防衛政策局 is a signature. Generic English names and acronyms
         ("Ministry of Defense", MOD) count only with "Japan" on the same line."""
         out: list[Mention] = []
-        if self._first is not None and not text.isascii():
+        if self._ja_names is not None and not text.isascii():
             pos = 0
-            while (m := self._first.search(text, pos)) is not None:
+            while (m := self._ja_names.search(text, pos)) is not None:
                 pos = m.start() + 1
-                for name, body in self._by_first[m.group(0)]:
-                    if not text.startswith(name, m.start()):
-                        continue
-                    after = m.start() + len(name)
-                    # 環境省エネ…: "省エネ" (energy saving) after a name makes it a company's name
-                    if text.startswith("エネ", after):
-                        break
-                    if signature and (_HIRAGANA.match(text, after) or not _signature_like(_line_at(text, m.start()))):
-                        break
-                    out.append(Mention(body, name))
-                    pos = after
-                    break
+                after = m.end()
+                # 環境省エネ…: "省エネ" (energy saving) after a name makes it a company's name
+                if text.startswith("エネ", after):
+                    continue
+                if signature and (_HIRAGANA.match(text, after) or not _signature_like(_line_at(text, m.start()))):
+                    continue
+                name = m.group(0)
+                out.append(Mention(self._ja_body[name], name))
+                pos = after
+        if self._english_hint is None or self._english_hint.search(text) is None:
+            return out
         folded: str | None = None
         # one pass over capitalised words: each is an acronym or the first word of an English name, or neither
         for m in _CAPITALISED.finditer(text):
@@ -213,8 +234,18 @@ def signature_block(text: str, lines: int = DEFAULT_SIGNATURE_LINES) -> list[str
     delimiter = head.rfind("\n-- \n")
     if delimiter >= 0:
         head = head[delimiter + 5 :]
-    out = [line.strip() for line in head.splitlines()]
-    return [line for line in out if line and not line.startswith((">", "＞", "|"))][-lines:]
+    # the last lines are usually in the last few hundred characters: read those first (dropping their first
+    # line, which may be cut), and the whole tail only when they hold too few
+    if len(head) > _SIG_CHUNK:
+        found = _signature_lines(head[-_SIG_CHUNK:].splitlines()[1:])
+        if len(found) >= lines:
+            return found[-lines:]
+    return _signature_lines(head.splitlines())[-lines:]
+
+
+def _signature_lines(raw: list[str]) -> list[str]:
+    out = [line.strip() for line in raw]
+    return [line for line in out if line and not line.startswith((">", "＞", "|"))]
 
 
 def _shorten(text: str, limit: int = _EVIDENCE_CHARS) -> str:
@@ -453,9 +484,8 @@ class SenderAnalyzer:
         info = target.info
         listish = False
         list_names: list[str] = []
-        for name, value in target.headers:
-            if len(name) not in _LIST_HEADER_LENGTHS:  # a cheap test before lower-casing every header name
-                continue
+        lengths = _LIST_HEADER_LENGTHS  # a cheap test before lower-casing every header name
+        for name, value in [h for h in target.headers if len(h[0]) in lengths]:
             key = name.lower()
             if key in _LIST_HEADERS:
                 listish = True

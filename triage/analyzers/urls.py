@@ -21,13 +21,12 @@ Options ([analyzers.urls], all optional): `gov_bodies`, `lg_jp`, `brands`, `shor
 
 from __future__ import annotations
 
-import bisect
 import ipaddress
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, AnyStr
 from urllib.parse import urlsplit
 
 from triage.domains import DomainTools, load_domain_list, load_domain_tools
@@ -72,6 +71,9 @@ _LINK_TAG_NAMES = ("iframe", "script", "frame", "embed", "area", "form", "link",
 # Plain literals after a literal "<" (no re.IGNORECASE, no character classes): the regex engine skips ahead fast.
 _LINK_TAG = re.compile(b"<(" + "|".join(_LINK_TAG_NAMES).encode() + rb")(?=[\s/>])")
 _CLOSE_A = re.compile(rb"</a\s*>")
+# the same for an ASCII document read as str (\s limited to what it matches in bytes)
+_LINK_TAG_TEXT = re.compile("<(" + "|".join(_LINK_TAG_NAMES) + r")(?=[ \t\n\r\f\v/>])")
+_CLOSE_A_TEXT = re.compile(r"</a[ \t\n\r\f\v]*>")
 _SHOWN = re.compile(
     r"(?i)^(?:(?P<scheme>https?|ftp)://)?(?P<host>(?:[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62})\.?"
     r"(?::\d{1,5})?(?:[/?#]\S*)?$"
@@ -145,39 +147,62 @@ def _trim(raw: str) -> str | None:
 
 
 def scan_html(html: str, limit: int, ctx: PluginContext | None = None) -> list[ExtractedUrl]:
-    """Link attributes of an HTML document and, for <a>, the anchor's text. One forward pass over the UTF-8
-    bytes, lower-cased (ASCII only, so positions hold): link tags are found by a regex of plain literals, each
-    tag's `>` with find (remembered, so a run of unclosed tags is not rescanned), the next `</a>` by bisecting a
-    list of their positions; a tag's attributes are read from at most `_MAX_TAG` bytes."""
-    out: list[ExtractedUrl] = []
-    closes: list[int] | None = None
+    """Link attributes of an HTML document and, for <a>, the anchor's text. One forward pass over the document
+    lower-cased (an ASCII document as it is, any other as UTF-8 bytes, whose lower-casing is ASCII only, so
+    positions hold): link tags are found by a regex of plain literals, each tag's `>` with find (remembered, so a
+    run of unclosed tags is not rescanned), the next `</a>` with a search from the tag on (remembered likewise);
+    a tag's attributes are read from at most `_MAX_TAG` bytes."""
+    if html.isascii():
+        return _scan(html, html.lower(), _LINK_TAG_TEXT, _CLOSE_A_TEXT, ">", "a", limit, ctx)
     data = html.encode("utf-8", "surrogatepass")
-    low = data.lower()
+    return _scan(data, data.lower(), _LINK_TAG, _CLOSE_A, b">", b"a", limit, ctx)
+
+
+def _scan(
+    data: AnyStr,
+    low: AnyStr,
+    link_tag: re.Pattern[AnyStr],
+    close_a: re.Pattern[AnyStr],
+    gt: AnyStr,
+    a: AnyStr,
+    limit: int,
+    ctx: PluginContext | None,
+) -> list[ExtractedUrl]:
+    out: list[ExtractedUrl] = []
+    close_at = -1  # where the next </a> starts (n: none left); found lazily
+    anchors: dict[AnyStr, str] = {}  # anchor contents already reduced to text
     n = len(data)
     next_gt = -1
-    for steps, m in enumerate(_LINK_TAG.finditer(low)):
+    for steps, m in enumerate(link_tag.finditer(low)):
         if len(out) >= limit:
             break
         if ctx is not None and steps % _DEADLINE_EVERY == _DEADLINE_EVERY - 1:
             ctx.check_deadline()
-        if next_gt < m.end():
-            next_gt = low.find(b">", m.end())
+        start = m.end()
+        if next_gt < start:
+            next_gt = low.find(gt, start)
             if next_gt < 0:
                 next_gt = n  # an unclosed last tag: its attributes run to the end
         j = next_gt
-        tag = data[m.end() : min(j, m.end() + _MAX_TAG)].decode("utf-8", "replace")
-        for attr, value in _attributes(tag):
+        for attr, value in _attributes(_text(data[start : min(j, start + _MAX_TAG)])):
             anchor: str | None = None
-            if m.group(1) == b"a" and attr == "href":
-                if closes is None:
-                    closes = [c.start() for c in _CLOSE_A.finditer(low)]
-                k = bisect.bisect_left(closes, j + 1)
-                end = closes[k] if k < len(closes) else n
-                anchor = _anchor_text(data[j + 1 : min(end, j + 1 + _MAX_ANCHOR_RAW)].decode("utf-8", "replace"))
+            if attr == "href" and m.group(1) == a:
+                # the next </a> after the tag; tags come in order, so each search starts past the last one found
+                if close_at <= j:
+                    found = close_a.search(low, j + 1)
+                    close_at = found.start() if found is not None else n
+                raw = data[j + 1 : min(close_at, j + 1 + _MAX_ANCHOR_RAW)]
+                anchor = anchors.get(raw)
+                if anchor is None:
+                    anchor = anchors[raw] = _anchor_text(_text(raw))
             out.append(ExtractedUrl(value.strip()[:_MAX_URL], anchor))
             if len(out) >= limit:
                 break
     return out
+
+
+def _text(chunk: str | bytes) -> str:
+    return chunk if isinstance(chunk, str) else chunk.decode("utf-8", "replace")
 
 
 def _attributes(tag: str) -> list[tuple[str, str]]:
@@ -256,7 +281,25 @@ class _Url:
     userinfo: str
 
 
+# A URL of printable ASCII without brackets (nearly all of them): urlsplit would strip, remove and validate
+# nothing there, so its authority is read directly; any other URL goes through urlsplit.
+_PLAIN_URL = re.compile(r"[\x21-\x5a\x5c\x5e-\x7e]+")
+_PLAIN_AUTHORITY = re.compile(r"(?i)(?:https?|ftp)://([^/?#]*)")
+_AUTHORITY = re.compile(r"[^/?#]*")
+
+
 def _split(url: str) -> _Url | None:
+    if _PLAIN_URL.fullmatch(url):
+        if url[:4].lower() == "www.":
+            netloc = _authority(url, 0)
+        elif url.startswith("//"):
+            netloc = _authority(url, 2)
+        else:
+            m = _PLAIN_AUTHORITY.match(url)
+            if m is None:
+                return None  # no scheme, another scheme, or no authority
+            netloc = m.group(1)
+        return _from_netloc(url, netloc)
     text = url.strip()
     if text.lower().startswith("www."):
         text = "http://" + text
@@ -268,7 +311,15 @@ def _split(url: str) -> _Url | None:
         return None
     if parts.scheme.lower() not in ("http", "https", "ftp"):
         return None
-    netloc = parts.netloc
+    return _from_netloc(url, parts.netloc)
+
+
+def _authority(url: str, start: int) -> str:
+    m = _AUTHORITY.match(url, start)
+    return m.group(0) if m is not None else ""
+
+
+def _from_netloc(url: str, netloc: str) -> _Url | None:
     userinfo, _, hostport = netloc.rpartition("@")
     host = hostport
     if host.startswith("["):
@@ -355,11 +406,15 @@ class UrlAnalyzer:
         lookalike: list[str] = []
         shortened: list[str] = []
         hosts: dict[str, tuple[str | None, IpHost | None]] = {}  # host -> (registrable, ip)
+        split: dict[str, _Url | None] = {}  # one URL often comes with several anchor texts
         seen_urls: set[str] = set()
         for k, item in enumerate(self.extract(target, ctx)):
             if k % _DEADLINE_EVERY == _DEADLINE_EVERY - 1:
                 ctx.check_deadline()
-            parts = _split(item.url)
+            if item.url in split:
+                parts = split[item.url]
+            else:
+                parts = split[item.url] = _split(item.url)
             if parts is None:
                 continue
             host = parts.host
