@@ -35,7 +35,6 @@ from typing import Any
 
 import idna
 from publicsuffixlist import PublicSuffixList
-from rapidfuzz.distance import Levenshtein
 
 from triage.errors import ConfigError
 
@@ -240,6 +239,13 @@ def _is_mixed_script(text: str) -> bool:
         return bool(confusables.is_mixed_script(text))
     except Exception:  # the library's category lookup on odd code points; a fact we can do without
         return False
+
+
+def _levenshtein(a: str, b: str) -> int:
+    # imported on first use: only hosts that reach the typo index need it, and start-up counts for one-off scans
+    from rapidfuzz.distance import Levenshtein
+
+    return int(Levenshtein.distance(a, b, score_cutoff=1))
 
 
 # -- the tools -------------------------------------------------------------------------------------------------
@@ -567,7 +573,7 @@ class DomainTools:
             for p in self._typo_index.get(key, ()):
                 if p.kind in kinds and p.skeleton not in seen:
                     seen.add(p.skeleton)
-                    if p.skeleton != skel and Levenshtein.distance(skel, p.skeleton, score_cutoff=1) <= 1:
+                    if p.skeleton != skel and _levenshtein(skel, p.skeleton) <= 1:
                         return p
         return None
 
