@@ -6,13 +6,13 @@ Every key has a declared type in `_SCHEMA`; an unknown section or key, or a valu
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from triage.errors import ConfigError
+from triage.rulefiles import read_toml
 from triage.scoring.table import ScoringTable, load_scoring_table
 
 __all__ = ["Config", "ConfigError", "Limits", "PasswordOptions", "load_config", "rules_dir"]
@@ -88,16 +88,6 @@ _SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
 _PLUGIN_SECTIONS = ("unpack", "analyzers")
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
-
-
 def _validate(doc: Mapping[str, Any], origin: str) -> None:
     for section, body in doc.items():
         if section in _PLUGIN_SECTIONS:
@@ -138,10 +128,10 @@ def load_config(
     """Shipped defaults, then the site file, then `overrides` (same shape; used by tests and front ends)."""
     root = rules or rules_dir()
     defaults_path = root / "analyzers.toml"
-    doc = _read_toml(defaults_path)
+    doc = read_toml(defaults_path)
     _validate(doc, str(defaults_path))
     if site_file is not None:
-        site = _read_toml(Path(site_file))
+        site = read_toml(Path(site_file))
         _validate(site, str(site_file))
         doc = _merge(doc, site)
     if overrides:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-import tomllib
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ import idna
 from publicsuffixlist import PublicSuffixList
 
 from triage.errors import ConfigError
+from triage.rulefiles import read_toml
 
 __all__ = [
     "Brand",
@@ -618,16 +618,6 @@ def _homoglyph_technique(label: str, target: str, is_idn: bool) -> str:
 
 
 # -- loading ---------------------------------------------------------------------------------------------------
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
-
-
 def _strings(value: Any, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         raise ConfigError(f"{where} must be a list of non-empty strings")
@@ -649,7 +639,7 @@ def _tables(doc: Mapping[str, Any], key: str, where: str) -> list[dict[str, Any]
 
 
 def load_gov_bodies(path: Path) -> GovData:
-    doc = _read_toml(path)
+    doc = read_toml(path)
     origin = str(path)
     unknown = sorted(set(doc) - {"body", "generic_labels", "typo_labels"})
     if unknown:
@@ -687,7 +677,7 @@ def load_gov_bodies(path: Path) -> GovData:
 
 def load_prefectures(path: Path) -> tuple[tuple[Prefecture, ...], frozenset[str]]:
     """rules/lists/lg_jp.toml → (prefectures, LG.JP type labels)."""
-    doc = _read_toml(path)
+    doc = read_toml(path)
     origin = str(path)
     unknown = sorted(set(doc) - {"prefecture", "types"})
     if unknown:
@@ -708,7 +698,7 @@ def load_prefectures(path: Path) -> tuple[tuple[Prefecture, ...], frozenset[str]
 
 
 def load_brands(path: Path) -> tuple[Brand, ...]:
-    doc = _read_toml(path)
+    doc = read_toml(path)
     origin = str(path)
     if set(doc) != {"brand"}:
         raise ConfigError(f"{origin}: needs only [[brand]] tables")

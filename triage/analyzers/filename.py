@@ -24,7 +24,6 @@ Options ([analyzers.filename]): `padding_run` (int, default 6), `extensions` (ru
 from __future__ import annotations
 
 import re
-import tomllib
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ from triage.names import (
     strip_windows_trailing,
 )
 from triage.plugins import ArtifactView, PluginContext, Scope
+from triage.rulefiles import read_toml
 
 if TYPE_CHECKING:
     from triage.config import Config
@@ -274,13 +274,7 @@ _TOP_KEYS = frozenset({"double_ext", "executable_content", "expected", "examples
 
 def load_extension_rules(path: Path) -> ExtensionRules:
     """Read and validate the extensions rules file; any problem is a ConfigError naming the file."""
-    try:
-        with path.open("rb") as fh:
-            doc = tomllib.load(fh)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    doc = read_toml(path)
     return parse_extension_rules(doc, str(path))
 
 

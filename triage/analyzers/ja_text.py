@@ -37,7 +37,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import re
-import tomllib
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -49,6 +48,7 @@ from triage.errors import ConfigError
 from triage.model import Finding
 from triage.names import escape_controls
 from triage.plugins import MessageView, PluginContext, Scope
+from triage.rulefiles import read_toml
 
 if TYPE_CHECKING:
     from triage.config import Config
@@ -210,13 +210,7 @@ _MATCHERS = ("pattern", "literal", "all", "spaced_words", "long_vowel_words")
 
 def load_phrase_rules(path: Path) -> tuple[PhraseRule, ...]:
     """Read and validate the phrase rules file; any problem is a ConfigError naming the file and the rule."""
-    try:
-        with path.open("rb") as fh:
-            doc = tomllib.load(fh)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    doc = read_toml(path)
     return parse_phrase_rules(doc, str(path))
 
 

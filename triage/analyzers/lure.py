@@ -22,7 +22,6 @@ default 10) and `opening_chars` (int, default 600): how much of the body counts 
 from __future__ import annotations
 
 import re
-import tomllib
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from triage.errors import ConfigError
 from triage.model import Finding
 from triage.names import escape_controls
 from triage.plugins import MessageView, PluginContext, Scope
+from triage.rulefiles import read_toml
 
 if TYPE_CHECKING:
     from triage.config import Config
@@ -350,13 +350,7 @@ _PLACE_LABEL = MappingProxyType({SUBJECT: "subject", ATTACHMENT: "attachment nam
 # -- rules file ------------------------------------------------------------------------------------------------
 def load_lure_themes(path: Path) -> LureThemes:
     """Read and validate the lure themes file; any problem is a ConfigError naming the file."""
-    try:
-        with path.open("rb") as fh:
-            doc = tomllib.load(fh)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    doc = read_toml(path)
     return parse_lure_themes(doc, str(path))
 
 

@@ -5,7 +5,6 @@ Weights live only here. Analyzers emit evidence (ids with a strength); this tabl
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 
 from triage.errors import ConfigError
 from triage.model import Level
+from triage.rulefiles import read_toml
 
 _ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
@@ -158,11 +158,5 @@ def parse_scoring_table(doc: Mapping[str, Any], origin: str) -> ScoringTable:
 
 
 def load_scoring_table(path: Path) -> ScoringTable:
-    try:
-        with path.open("rb") as fh:
-            doc = tomllib.load(fh)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    doc = read_toml(path)
     return parse_scoring_table(doc, str(path))
