@@ -299,7 +299,9 @@ class Engine:
                 if parsed is primary:
                     primary_id = artifact_id
             t0 = time.monotonic()
-            self._analyze_message(scan, primary, primary_id, envelope, forwarded_how, wrapper)
+            self._analyze_message(
+                scan, primary, primary_id, envelope, forwarded_how, wrapper, raw if primary_id == root.id else b""
+            )
             timings["message"] = round(time.monotonic() - t0, 4)
 
         info = _with_artifact(primary.info, primary_id) if primary is not None else MessageInfo()
@@ -409,6 +411,7 @@ class Engine:
         envelope: Envelope | None,
         forwarded_how: str | None,
         wrapper: ParsedEmail | None,
+        raw: bytes,
     ) -> None:
         view = MessageView(
             info=_with_artifact(parsed.info, artifact_id),
@@ -422,6 +425,7 @@ class Engine:
             x_mailer=parsed.x_mailer,
             attachment_names=tuple(p.filename for p in parsed.parts if p.filename and not p.is_body),
             envelope=envelope,
+            raw=raw,
             forwarded_how=forwarded_how,
             wrapper=wrapper.info if wrapper is not None else None,
         )

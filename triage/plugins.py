@@ -88,6 +88,7 @@ class MessageView:
     x_mailer: str | None = None  # X-Mailer or User-Agent
     attachment_names: tuple[str, ...] = ()  # names of the message's own attachments (not archive members)
     envelope: Envelope | None = None
+    raw: bytes = b""  # the message's bytes as received (empty for an unwrapped forward: only its parse is kept)
     forwarded_how: str | None = None  # "rfc822", "attached-eml", "inline" when unwrapped from a forward
     wrapper: MessageInfo | None = None
 
