@@ -8,6 +8,7 @@ from __future__ import annotations
 from triage.analyzers.executable import ExecutableAnalyzer
 from triage.analyzers.filename import FilenameAnalyzer
 from triage.analyzers.ja_text import JapaneseTextAnalyzer
+from triage.analyzers.live_auth import LiveAuthAnalyzer
 from triage.analyzers.lure import LureAnalyzer
 from triage.analyzers.origin import ForeignOriginAnalyzer
 from triage.analyzers.sender import SenderAnalyzer
@@ -27,6 +28,7 @@ def default_analyzers() -> tuple[Analyzer, ...]:
         FilenameAnalyzer(),
         ExecutableAnalyzer(),
         SenderAnalyzer(),
+        LiveAuthAnalyzer(),
         UrlAnalyzer(),
         ForeignOriginAnalyzer(),
         JapaneseTextAnalyzer(),
