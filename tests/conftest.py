@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from triage.engine import Engine
+from triage.model import Artifact
+from triage.plugins import ArtifactView
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = Path(os.environ.get("TRIAGE_CORPUS", ROOT.parent / "shared" / "corpus"))
@@ -54,3 +56,47 @@ def make_zip(members: Sequence[tuple[str, bytes]]) -> bytes:
         for name, data in members:
             zf.writestr(name, data)
     return buffer.getvalue()
+
+
+# The top-level keys of a report (DESIGN §5) that other tools rely on.
+REPORT_KEYS = frozenset(
+    {
+        "schema_version",
+        "tool",
+        "input",
+        "message",
+        "artifacts",
+        "findings",
+        "notes",
+        "iocs",
+        "score",
+        "verdict",
+        "timings",
+    }
+)
+
+
+def artifact_view(
+    name: str | None,
+    types: tuple[str, ...] = ("unknown",),
+    *,
+    unreadable: bool = False,
+    artifact_id: str = "a1",
+    depth: int = 1,
+) -> ArtifactView:
+    """An archive member or attachment as an artifact analyzer sees it (no bytes; types given)."""
+    artifact = Artifact(
+        id=artifact_id,
+        parent="a0",
+        depth=depth,
+        name=name,
+        display_name=None,
+        declared_type=None,
+        types=("unreadable",) if unreadable else types,
+        size=0,
+        md5=None,
+        sha1=None,
+        sha256=None,
+        meta={"unreadable": "content not available"} if unreadable else {},
+    )
+    return ArtifactView(artifact=artifact, data=b"")

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from _pe import minimal_pe
 
+from tests.conftest import artifact_view
 from triage.analyzers.executable import ExecutableAnalyzer
 from triage.config import load_config
 from triage.errors import ConfigError
 from triage.filetype import FileTyper
-from triage.model import Artifact, Finding
+from triage.model import Finding
 from triage.plugins import ArtifactView
 
 
@@ -23,22 +22,7 @@ def analyzer() -> ExecutableAnalyzer:
 
 
 def view(name: str | None, types: tuple[str, ...], *, unreadable: bool = False) -> ArtifactView:
-    meta: dict[str, Any] = {"unreadable": "content not available"} if unreadable else {}
-    artifact = Artifact(
-        id="a2",
-        parent="a1",
-        depth=2,
-        name=name,
-        display_name=None,
-        declared_type=None,
-        types=("unreadable",) if unreadable else types,
-        size=0,
-        md5=None,
-        sha1=None,
-        sha256=None,
-        meta=meta,
-    )
-    return ArtifactView(artifact=artifact, data=b"")
+    return artifact_view(name, types, unreadable=unreadable, artifact_id="a2", depth=2)
 
 
 def run(analyzer: ExecutableAnalyzer, target: ArtifactView) -> list[Finding]:

@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 from _pe import minimal_pe
 
+from tests.conftest import artifact_view
 from triage.analyzers.filename import FilenameAnalyzer, load_extension_rules, parse_extension_rules
 from triage.config import load_config
 from triage.errors import ConfigError
 from triage.filetype import FileTyper
-from triage.model import Artifact, Finding
+from triage.model import Finding
 from triage.plugins import ArtifactView
 
 
@@ -25,22 +26,7 @@ def analyzer() -> FilenameAnalyzer:
 
 
 def view(name: str | None, types: tuple[str, ...] = ("unknown",), *, unreadable: bool = False) -> ArtifactView:
-    meta: dict[str, Any] = {"unreadable": "content not available"} if unreadable else {}
-    artifact = Artifact(
-        id="a1",
-        parent="a0",
-        depth=1,
-        name=name,
-        display_name=None,
-        declared_type=None,
-        types=("unreadable",) if unreadable else types,
-        size=0,
-        md5=None,
-        sha1=None,
-        sha256=None,
-        meta=meta,
-    )
-    return ArtifactView(artifact=artifact, data=b"")
+    return artifact_view(name, types, unreadable=unreadable, artifact_id="a1", depth=1)
 
 
 def run(analyzer: FilenameAnalyzer, target: ArtifactView) -> dict[str, Finding]:

@@ -43,7 +43,7 @@ from triage.names import (
     strip_windows_trailing,
 )
 from triage.plugins import ArtifactView, PluginContext, Scope
-from triage.rulefiles import read_toml
+from triage.rulefiles import check_options, read_toml
 
 if TYPE_CHECKING:
     from triage.config import Config
@@ -115,9 +115,7 @@ class FilenameAnalyzer:
 
     def setup(self, config: Config) -> None:
         options = config.analyzer_options(self.name)
-        unknown = sorted(set(options) - _OPTIONS)
-        if unknown:
-            raise ConfigError(f"[analyzers.filename]: unknown option(s) {', '.join(unknown)}")
+        check_options(options, _OPTIONS, "analyzers.filename")
         padding = options.get("padding_run", DEFAULT_PADDING_RUN)
         if isinstance(padding, bool) or not isinstance(padding, int) or padding < 1:
             raise ConfigError("[analyzers.filename] padding_run must be a positive integer")

@@ -48,7 +48,7 @@ from triage.errors import ConfigError
 from triage.model import Finding
 from triage.names import escape_controls
 from triage.plugins import MessageView, PluginContext, Scope
-from triage.rulefiles import read_toml
+from triage.rulefiles import check_options, read_toml
 
 if TYPE_CHECKING:
     from triage.config import Config
@@ -496,9 +496,7 @@ class JapaneseTextAnalyzer:
 
     def setup(self, config: Config) -> None:
         options = config.analyzer_options(self.name)
-        unknown = sorted(set(options) - _OPTIONS)
-        if unknown:
-            raise ConfigError(f"[analyzers.ja_text]: unknown option(s) {', '.join(unknown)}")
+        check_options(options, _OPTIONS, "analyzers.ja_text")
         path = options.get("phrases", DEFAULT_PHRASES)
         if not isinstance(path, str) or not path:
             raise ConfigError("[analyzers.ja_text] phrases must be a path to a rules file")

@@ -47,6 +47,7 @@ from triage.errors import ConfigError
 from triage.model import Finding, Hop
 from triage.names import escape_controls
 from triage.plugins import MessageView, PluginContext, Scope
+from triage.rulefiles import check_options
 
 if TYPE_CHECKING:
     from triage.config import Config
@@ -283,9 +284,7 @@ class LiveAuthAnalyzer:
 
     def setup(self, config: Config) -> None:
         options = config.analyzer_options(self.name)
-        unknown = sorted(set(options) - _OPTIONS)
-        if unknown:
-            raise ConfigError(f"[analyzers.live_auth]: unknown option(s) {', '.join(unknown)}")
+        check_options(options, _OPTIONS, "analyzers.live_auth")
         enabled = options.get("enabled", False)
         if not isinstance(enabled, bool):
             raise ConfigError("[analyzers.live_auth] enabled must be true or false")

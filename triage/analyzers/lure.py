@@ -33,7 +33,7 @@ from triage.errors import ConfigError
 from triage.model import Finding
 from triage.names import escape_controls
 from triage.plugins import MessageView, PluginContext, Scope
-from triage.rulefiles import read_toml
+from triage.rulefiles import check_options, read_toml
 
 if TYPE_CHECKING:
     from triage.config import Config
@@ -298,9 +298,7 @@ class LureAnalyzer:
 
     def setup(self, config: Config) -> None:
         options = config.analyzer_options(self.name)
-        unknown = sorted(set(options) - _OPTIONS)
-        if unknown:
-            raise ConfigError(f"[analyzers.lure]: unknown option(s) {', '.join(unknown)}")
+        check_options(options, _OPTIONS, "analyzers.lure")
         for key, default in (("opening_lines", DEFAULT_OPENING_LINES), ("opening_chars", DEFAULT_OPENING_CHARS)):
             value = options.get(key, default)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

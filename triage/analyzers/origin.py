@@ -36,6 +36,7 @@ from triage.errors import ConfigError
 from triage.model import Finding, Hop
 from triage.names import escape_controls
 from triage.plugins import MessageView, PluginContext, Scope
+from triage.rulefiles import check_options
 
 if TYPE_CHECKING:
     from triage.config import Config
@@ -285,9 +286,7 @@ class ForeignOriginAnalyzer:
 
     def setup(self, config: Config) -> None:
         options = config.analyzer_options(self.name)
-        unknown = sorted(set(options) - _OPTIONS)
-        if unknown:
-            raise ConfigError(f"[analyzers.origin]: unknown option(s) {', '.join(unknown)}")
+        check_options(options, _OPTIONS, "analyzers.origin")
         path = options.get("mailers", DEFAULT_MAILERS)
         if not isinstance(path, str) or not path:
             raise ConfigError("[analyzers.origin] mailers must be a path to a list file")

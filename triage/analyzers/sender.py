@@ -42,6 +42,7 @@ from triage.errors import ConfigError
 from triage.model import Finding
 from triage.names import escape_controls
 from triage.plugins import MessageView, PluginContext, Scope
+from triage.rulefiles import check_options
 
 if TYPE_CHECKING:
     from triage.config import Config
@@ -303,9 +304,7 @@ class SenderAnalyzer:
 
     def setup(self, config: Config) -> None:
         options = config.analyzer_options(self.name)
-        unknown = sorted(set(options) - _OPTIONS)
-        if unknown:
-            raise ConfigError(f"[analyzers.sender]: unknown option(s) {', '.join(unknown)}")
+        check_options(options, _OPTIONS, "analyzers.sender")
         paths: dict[str, str] = {}
         for key, default in (
             ("gov_bodies", DEFAULT_GOV_BODIES),

@@ -35,6 +35,7 @@ from triage.ingest.eml import html_to_text
 from triage.model import Finding
 from triage.names import escape_controls
 from triage.plugins import MessageView, PluginContext, Scope
+from triage.rulefiles import check_options
 
 if TYPE_CHECKING:
     from triage.config import Config
@@ -351,9 +352,7 @@ class UrlAnalyzer:
 
     def setup(self, config: Config) -> None:
         options = config.analyzer_options(self.name)
-        unknown = sorted(set(options) - _OPTIONS)
-        if unknown:
-            raise ConfigError(f"[analyzers.urls]: unknown option(s) {', '.join(unknown)}")
+        check_options(options, _OPTIONS, "analyzers.urls")
         paths: dict[str, str] = {}
         for key, default in (
             ("gov_bodies", DEFAULT_GOV_BODIES),
