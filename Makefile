@@ -28,7 +28,7 @@ bench: $(STAMP)
 samples: $(STAMP)
 	$(PY) samples/build_samples.py
 
-# System packages the Python dependencies need: libmagic for python-magic.
+# System packages: libmagic (python-magic), unar + 7zip (RAR), libmilter-dev (pymilter), postfix (gateway tests).
 sysdeps:
 	@./.ci/sysdeps.sh
 
@@ -36,7 +36,7 @@ $(STAMP): pyproject.toml
 	@./.ci/sysdeps.sh
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --upgrade pip
-	@$(PY) -m pip install --quiet -e '.[dev,ja]'
+	@$(PY) -m pip install --quiet -e '.[dev,ja,gateway,batch]'
 	@$(PY) -m compileall -q triage >/dev/null  # bytecode up front: start-up counts for one-message scans
 	@touch $(STAMP)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 import zipfile
 from collections.abc import Iterable, Sequence
 from email.message import EmailMessage
@@ -17,6 +18,8 @@ from triage.model import Artifact
 from triage.plugins import ArtifactView
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT / "samples") not in sys.path:
+    sys.path.insert(0, str(ROOT / "samples"))  # for `import samplekit` (harmless payload builders)
 CORPUS = Path(os.environ.get("TRIAGE_CORPUS", ROOT.parent / "shared" / "corpus"))
 
 
