@@ -1,0 +1,88 @@
+"""Trying password candidates on an encrypted container or document, and reporting the outcome the same way
+for every format (zip, 7z, RAR, encrypted Office...).
+
+The candidates come from `ctx.password_candidates()` in order (message text first, then `--password`, then the
+shared list). Every guess spends the per-container attempt budget (`[passwords] max_attempts`); the outcome is
+reported with the shared finding ids: `ARCHIVE_PASSWORD_IN_BODY` when a password found in the message opened it,
+`ARCHIVE_ENCRYPTED_NO_PASSWORD` and an `encrypted_no_password` Note when none did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from triage.model import NoteKind
+from triage.names import escape_controls
+from triage.plugins import PasswordCandidate, PluginContext
+
+__all__ = ["NOT_FROM_MESSAGE", "Opened", "report_no_password", "report_opened", "try_passwords"]
+
+T = TypeVar("T")
+
+# Candidate sources that are not the message's own text: opening with one is not evidence against the sender.
+NOT_FROM_MESSAGE = frozenset({"list", "cli"})
+
+
+@dataclass(frozen=True)
+class Opened(Generic[T]):
+    """What the first working password produced, and which candidate it was."""
+
+    value: T
+    candidate: PasswordCandidate
+    tried: int
+
+
+def try_passwords(
+    ctx: PluginContext,
+    attempt: Callable[[str], T | None],
+    *,
+    max_attempts: int | None = None,
+    extra: Sequence[PasswordCandidate] = (),
+) -> tuple[Opened[T] | None, int]:
+    """Call `attempt(password)` for each candidate until one returns a value; (Opened or None, guesses spent).
+
+    `attempt` returns None for a wrong password and must itself be bounded (size, time); it may raise
+    DeadlineExceeded. `extra` candidates (e.g. Office's well-known default password) are tried after the
+    message's own and before the shared list's.
+    """
+    budget = ctx.config.passwords.max_attempts if max_attempts is None else max_attempts
+    candidates = list(ctx.password_candidates())
+    if extra:
+        cut = next((i for i, c in enumerate(candidates) if c.source in NOT_FROM_MESSAGE), len(candidates))
+        known = {c.value for c in candidates}
+        candidates[cut:cut] = [c for c in extra if c.value not in known]
+    tried = 0
+    for candidate in candidates:
+        if not candidate.value:
+            continue
+        if tried >= budget:
+            break
+        ctx.check_deadline()
+        tried += 1
+        value = attempt(candidate.value)
+        if value is not None:
+            return Opened(value=value, candidate=candidate, tried=tried), tried
+    return None, tried
+
+
+def report_opened(ctx: PluginContext, candidate: PasswordCandidate, *, what: str = "archive") -> None:
+    """Meta `password`/`password_source` on the container; ARCHIVE_PASSWORD_IN_BODY when the message gave it."""
+    ctx.set_meta("password", candidate.value)
+    ctx.set_meta("password_source", candidate.source)
+    if candidate.source not in NOT_FROM_MESSAGE:
+        ctx.emit(
+            "ARCHIVE_PASSWORD_IN_BODY",
+            (f'{what} opened with "{escape_controls(candidate.value)}" found in the {candidate.source}',),
+        )
+
+
+def report_no_password(ctx: PluginContext, name: str, tried: int, *, why: str = "", what: str = "archive") -> None:
+    """ARCHIVE_ENCRYPTED_NO_PASSWORD and an encrypted_no_password Note: never silence, never clean."""
+    evidence = [escape_controls(name), f"{tried} password candidate(s) tried"]
+    if why:
+        evidence.append(why)
+    ctx.emit("ARCHIVE_ENCRYPTED_NO_PASSWORD", evidence)
+    detail = f"no password opened the encrypted {what} {escape_controls(name)!r} ({tried} tried)"
+    ctx.note(NoteKind.ENCRYPTED_NO_PASSWORD, detail + (f"; {why}" if why else ""))
