@@ -7,6 +7,7 @@ Exit codes of `triage scan` (worst over all messages scanned):
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Sequence
@@ -22,6 +23,10 @@ EXIT_USAGE = 2
 EXIT_SUSPICIOUS = 3
 EXIT_MALICIOUS = 4
 _EXIT_BY_LEVEL = {Level.CLEAN: EXIT_CLEAN, Level.SUSPICIOUS: EXIT_SUSPICIOUS, Level.MALICIOUS: EXIT_MALICIOUS}
+
+# Subcommands that live in their own front-end modules. Each module has `add_parser(subparsers)`, which registers
+# its subcommand with `set_defaults(handler=run)`, and `run(args) -> int`; it imports nothing heavy at the top.
+_SUBCOMMAND_MODULES: tuple[str, ...] = ()
 
 _EPILOG = """\
 exit status (worst over all messages):
@@ -63,6 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     scan.add_argument("--config", type=Path, metavar="FILE", help="site configuration on top of the defaults")
     scan.add_argument("--brief", action="store_true", help="one line per message instead of the full report")
     scan.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="colour in the text report")
+    for module in _SUBCOMMAND_MODULES:
+        importlib.import_module(module).add_parser(sub)
     return parser
 
 
@@ -149,6 +156,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             # The reader went away (| head): not an error of ours.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return EXIT_CLEAN
+    handler = getattr(args, "handler", None)
+    if handler is not None:
+        try:
+            return int(handler(args))
+        except KeyboardInterrupt:
+            return 130
     parser.print_help()
     return EXIT_USAGE
 
