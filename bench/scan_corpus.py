@@ -3,9 +3,11 @@
 Prints, in one run: messages/s, p50/p99 latency and peak RSS for
   - the floor: stdlib `email` parse (compat32, what ingest uses, and policy.default for reference),
   - the engine: `Engine().scan` (ingest, walk, analyzers, scoring),
-and the wall time of `triage scan` on one sample, interpreter start included (median of several runs).
+the time share of every unpacker and analyzer over the whole shared corpus (every .eml, the quarantined
+messages read in memory, and each Office test document sent as an attachment), and the wall time of
+`triage scan` on one sample, interpreter start included (median of several runs).
 
-    .venv/bin/python bench/scan_corpus.py [--corpus DIR] [--repeat N]
+    .venv/bin/python bench/scan_corpus.py [--corpus DIR] [--repeat N] [--no-share]
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "phishing_pot"
+SHARED_CORPUS = ROOT.parent / "shared" / "corpus"
+DEFAULT_CORPUS = SHARED_CORPUS / "phishing_pot"
 SAMPLE = ROOT / "samples" / "01_welcome_party_zip_exe.eml"
 _WARM_UP = 25
 
@@ -81,6 +85,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--cli-runs", type=int, default=7)
+    parser.add_argument("--no-share", action="store_true", help="skip the per-plugin time share over the corpus")
     args = parser.parse_args()
 
     files = sorted(p for p in args.corpus.iterdir() if p.is_file())
@@ -150,6 +155,9 @@ def main() -> int:
         crashed += sum(1 for n in report.notes if n.kind.value == "crashed")
     print(f"verdicts: {dict(sorted(verdicts.items()))}; crashed notes: {crashed}")
 
+    if not args.no_share:
+        _plugin_share(SHARED_CORPUS)
+
     if SAMPLE.exists():
         wall = _cli_wall(SAMPLE, args.cli_runs)
         print(
@@ -158,6 +166,90 @@ def main() -> int:
         baseline = statistics.median([_time_cmd([sys.executable, "-c", "pass"]) for _ in range(args.cli_runs)])
         print(f"baseline: bare interpreter start: {baseline * 1000:.0f} ms")
     return 0
+
+
+def _shared_corpus_messages(corpus: Path) -> Iterator[tuple[str, bytes]]:
+    """Every message of the shared corpus, the quarantined ones in memory, and Office documents as attachments."""
+    from email.message import EmailMessage
+
+    for path in sorted(corpus.rglob("*.eml")):
+        yield "eml", path.read_bytes()
+    quarantine = corpus / "quarantine-infected.zip"
+    if quarantine.exists():
+        with zipfile.ZipFile(quarantine) as archive:
+            for name in archive.namelist():
+                if not name.endswith("/"):
+                    yield "quarantine", archive.read(name, pwd=b"infected")
+    office = corpus / "office" / "oletools-test-data"
+    for path in sorted(office.rglob("*")) if office.exists() else ():
+        if not path.is_file() or path.suffix.lower() == ".zip":
+            continue  # the zipped ones are live samples, read only by the tests
+        msg = EmailMessage()
+        msg["From"] = "bench@example.jp"
+        msg["To"] = "analyst@example.jp"
+        msg["Subject"] = "document"
+        msg.set_content("Please see the attached document.")
+        msg.add_attachment(path.read_bytes(), maintype="application", subtype="octet-stream", filename=path.name)
+        yield "office", msg.as_bytes()
+
+
+def _plugin_share(corpus: Path) -> None:
+    """Wrap every plugin of one Engine with a timer and print each one's share of the scan time."""
+    from triage.engine import Engine
+
+    engine = Engine()
+    spent: dict[str, float] = {}
+
+    def timed_call(label: str, fn: Callable[..., object]) -> Callable[..., object]:
+        def call(*a: object, **kw: object) -> object:
+            t0 = time.perf_counter()
+            try:
+                return fn(*a, **kw)
+            finally:
+                spent[label] = spent.get(label, 0.0) + time.perf_counter() - t0
+
+        return call
+
+    def timed_iter(label: str, fn: Callable[..., Iterator[object]]) -> Callable[..., Iterator[object]]:
+        def call(*a: object, **kw: object) -> Iterator[object]:
+            iterator = iter(fn(*a, **kw))
+            while True:
+                t0 = time.perf_counter()
+                try:
+                    item = next(iterator)
+                except StopIteration:
+                    return
+                finally:
+                    spent[label] = spent.get(label, 0.0) + time.perf_counter() - t0
+                yield item
+
+        return call
+
+    for unpacker in engine.unpackers:
+        object.__setattr__(unpacker, "unpack", timed_iter(f"unpack:{unpacker.name}", unpacker.unpack))
+    for analyzer in engine.analyzers:
+        wrapped = timed_call(f"analyze:{analyzer.name}", analyzer.analyze)
+        object.__setattr__(analyzer, "analyze", lambda *a, _w=wrapped, **kw: list(_w(*a, **kw)))  # type: ignore[misc]
+    counts: dict[str, int] = {}
+    total = 0.0
+    crashed = 0
+    for kind, raw in _shared_corpus_messages(corpus):
+        counts[kind] = counts.get(kind, 0) + 1
+        t0 = time.perf_counter()
+        report = engine.scan(raw)
+        total += time.perf_counter() - t0
+        crashed += sum(1 for n in report.notes if n.kind.value == "crashed")
+    if not counts:
+        print(f"no shared corpus under {corpus}: no per-plugin share")
+        return
+    print(
+        f"per-plugin time share over the shared corpus ({', '.join(f'{k}: {v}' for k, v in counts.items())}; "
+        f"{total:.1f} s scanning, crashed notes: {crashed}):"
+    )
+    for label, seconds in sorted(spent.items(), key=lambda kv: -kv[1]):
+        print(f"  {label:<28} {seconds * 1000:9.1f} ms  {seconds / total * 100:5.1f} %")
+    rest = total - sum(spent.values())
+    print(f"  {'ingest, walk, scoring':<28} {rest * 1000:9.1f} ms  {rest / total * 100:5.1f} %")
 
 
 def _time_cmd(cmd: list[str]) -> float:
