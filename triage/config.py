@@ -7,7 +7,7 @@ Every key has a declared type in `_SCHEMA`; an unknown section or key, or a valu
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,7 @@ class Config:
     analyzers: Mapping[str, Mapping[str, Any]]
     scoring: ScoringTable
     rules: Path = field(default_factory=rules_dir)
+    yara_rule_dirs: tuple[Path, ...] = ()  # --rules folders, compiled after the shipped and site rules
 
     def unpack_options(self, name: str) -> Mapping[str, Any]:
         return self.unpack.get(name, {})
@@ -86,6 +87,8 @@ _SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
     "passwords": {"max_candidates": _INT, "max_attempts": _INT, "wordlist": _STR, "keywords": _STR},
 }
 _PLUGIN_SECTIONS = ("unpack", "analyzers")
+# A site file may override the gateway policy of scoring.toml; its keys are validated by GatewayPolicy.updated.
+_GATEWAY_SECTION = "gateway"
 
 
 def _validate(doc: Mapping[str, Any], origin: str) -> None:
@@ -93,6 +96,10 @@ def _validate(doc: Mapping[str, Any], origin: str) -> None:
         if section in _PLUGIN_SECTIONS:
             if not isinstance(body, dict) or not all(isinstance(v, dict) for v in body.values()):
                 raise ConfigError(f"{origin}: [{section}] must hold one table per plugin")
+            continue
+        if section == _GATEWAY_SECTION:
+            if not isinstance(body, dict):
+                raise ConfigError(f"{origin}: [{section}] must be a table")
             continue
         if section not in _SCHEMA:
             raise ConfigError(f"{origin}: unknown section [{section}]")
@@ -124,6 +131,7 @@ def load_config(
     overrides: Mapping[str, Any] | None = None,
     passwords: tuple[str, ...] = (),
     rules: Path | None = None,
+    yara_rules: tuple[Path, ...] = (),
 ) -> Config:
     """Shipped defaults, then the site file, then `overrides` (same shape; used by tests and front ends)."""
     root = rules or rules_dir()
@@ -144,6 +152,14 @@ def load_config(
         passwords=pw,
         unpack=doc.get("unpack", {}),
         analyzers=doc.get("analyzers", {}),
-        scoring=load_scoring_table(root / "scoring.toml"),
+        scoring=_with_site_gateway(load_scoring_table(root / "scoring.toml"), doc.get(_GATEWAY_SECTION)),
         rules=root,
+        yara_rule_dirs=tuple(yara_rules),
     )
+
+
+def _with_site_gateway(table: ScoringTable, site: Mapping[str, Any] | None) -> ScoringTable:
+    """The shipped [gateway] policy with the site file's (and overrides') [gateway] keys on top, validated."""
+    if not site:
+        return table
+    return replace(table, gateway=table.gateway.updated(site, "site configuration"))

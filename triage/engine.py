@@ -7,11 +7,13 @@ once per Engine; a scan holds its own state (`_Scan`) and never touches another 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
+import json
 import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 from triage import __version__
 from triage.config import Config, load_config
@@ -52,9 +54,14 @@ ENGINE_EMITS = frozenset({"FORWARDED_ORIGINAL", "LIMIT_EXCEEDED"})
 # message-scope analyzers still run after a deadline hit, with this much extra time: sender and text checks
 # are cheap and carry most of the weight for a gateway.
 MESSAGE_GRACE_SECONDS = 2.0
-_HASHED_TYPES_SKIP = frozenset({"email", "text", "html"})
+# iocs.hashes holds files as the attacker sent them: attachments, archive members, embedded files (scripts and HTML
+# attachments included, and objects carved from RTF). Not the message (input.sha256 has it), not its body text parts
+# (unique per recipient: nothing to block or look up), not the source text our decoders reconstruct (VBA, XLM,
+# PDF JavaScript: their hash depends on our decoder; no sandbox or blocklist knows it).
+_HASHED_TYPES_SKIP = frozenset({"email"})
+_DECODED_TEXT_VIEWS = frozenset({"vba", "xlm", "pdf-js"})
 # Containers whose members we cannot list yet: their content was not analysed, so the scan is incomplete.
-_OPAQUE_CONTAINERS = frozenset({"7z", "rar", "lzh", "ace", "cab", "iso", "vhd", "tar", "bzip2", "xz"})
+_OPAQUE_CONTAINERS = frozenset({"ace", "vhd"})
 _LIMIT_KINDS = frozenset({NoteKind.LIMIT_DEPTH, NoteKind.LIMIT_FILES, NoteKind.LIMIT_SIZE, NoteKind.TIMEOUT})
 
 
@@ -97,8 +104,9 @@ def _hashes(data: bytes) -> tuple[str, str, str]:
 class _Scan(ScanState):
     """The mutable state of one scan. Lives only inside Engine.scan."""
 
-    def __init__(self, engine: Engine, started: float) -> None:
+    def __init__(self, engine: Engine, started: float, passwords: Sequence[PasswordCandidate] = ()) -> None:
         self.engine = engine
+        self.given_passwords = tuple(passwords)  # tried first: e.g. a sweep's candidates from a follow-up mail
         self.config = engine.config
         self.started = started
         self.deadline = started + engine.config.limits.max_seconds
@@ -110,7 +118,7 @@ class _Scan(ScanState):
         self.files = 0
         self.messages: list[tuple[str, ParsedEmail]] = []
         self._candidates: tuple[PasswordCandidate, ...] | None = None
-        self.iocs: dict[str, dict[str, None]] = {kind: {} for kind in IOC_KINDS}
+        self.iocs: dict[str, dict[str, str]] = {kind: {} for kind in IOC_KINDS}  # kind -> dedupe key -> value
 
     # -- ScanState -------------------------------------------------------------------------------------------
     def commit_meta(self, artifact: str, key: str, value: JsonValue) -> None:
@@ -130,15 +138,15 @@ class _Scan(ScanState):
                 texts.append(("body", parsed.text))
                 texts.append(("html", parsed.html_text))
                 texts.append(("subject", parsed.info.subject or ""))
-            self._candidates = tuple(
-                password_candidates(
-                    texts,
-                    wordlist=self.engine.password_wordlist,
-                    extra=opts.extra,
-                    limit=opts.max_candidates,
-                    cues=self.engine.password_cues,
-                )
+            found = password_candidates(
+                texts,
+                wordlist=self.engine.password_wordlist,
+                extra=opts.extra,
+                limit=opts.max_candidates,
+                cues=self.engine.password_cues,
             )
+            given = {c.value for c in self.given_passwords}
+            self._candidates = (*self.given_passwords, *(c for c in found if c.value not in given))
         return self._candidates
 
     def add_message(self, artifact_id: str, parsed: Any) -> None:
@@ -148,7 +156,7 @@ class _Scan(ScanState):
 
     def add_iocs(self, iocs: Sequence[tuple[str, str]]) -> None:
         for kind, value in iocs:
-            self.iocs[kind].setdefault(value)
+            self.iocs[kind].setdefault(_ioc_key(kind, value), value)
 
     def parsed_for(self, artifact_id: str) -> Any:
         node = self.nodes.get(artifact_id)
@@ -212,8 +220,10 @@ class Engine:
         *,
         unpackers: Sequence[Unpacker] | None = None,
         analyzers: Sequence[Analyzer] | None = None,
+        cache: AnalysisCache | None = None,
     ) -> None:
         self.config = config or load_config()
+        self.cache = cache  # artifact-analyzer results by content, shared across scans (a mailbox sweep)
         self.unpackers: tuple[Unpacker, ...] = tuple(unpackers if unpackers is not None else default_unpackers())
         self.analyzers: tuple[Analyzer, ...] = tuple(analyzers if analyzers is not None else default_analyzers())
         table = self.config.scoring
@@ -227,9 +237,17 @@ class Engine:
         self.password_cues = load_cue_words(self.config.rules_path(self.config.passwords.keywords))
 
     # -- public -------------------------------------------------------------------------------------------------
-    def scan(self, raw: bytes, *, envelope: Envelope | None = None, name: str | None = None) -> Report:
+    def scan(
+        self,
+        raw: bytes,
+        *,
+        envelope: Envelope | None = None,
+        name: str | None = None,
+        passwords: Sequence[PasswordCandidate] = (),
+    ) -> Report:
+        """`passwords` are tried before the message's own candidates (a sweep retrying a PPAP archive)."""
         started = time.monotonic()
-        scan = _Scan(self, started)
+        scan = _Scan(self, started, passwords)
         timings: dict[str, float] = {}
         limits = self.config.limits
 
@@ -356,7 +374,19 @@ class Engine:
                 c.check_deadline()
                 c.findings.append(finding)
 
-        return run_call(ctx, _call)
+        key = _cache_key(analyzer, target) if self.cache is not None and isinstance(target, ArtifactView) else None
+        if key is not None and self.cache is not None:
+            hit = self.cache.get(key)
+            if hit is not None:
+                hit.replay(ctx)
+                ctx.commit()
+                return CallOutcome.OK
+        outcome = run_call(ctx, _call)
+        if key is not None and self.cache is not None and outcome == CallOutcome.OK:
+            cached = CachedCall.capture(ctx)
+            if cached is not None:
+                self.cache.put(key, cached)
+        return outcome
 
     def _run_unpacker(self, scan: _Scan, unpacker: Unpacker, node: _Node, view: ArtifactView) -> list[_Node]:
         limits = self.config.limits
@@ -464,6 +494,56 @@ class Engine:
         )
 
 
+class AnalysisCache(Protocol):
+    """Where an Engine keeps artifact-analyzer results by content (same bytes, name, types and meta → same
+    findings), so a sweep does not analyse an attachment it has seen before again."""
+
+    def get(self, key: str) -> CachedCall | None: ...
+
+    def put(self, key: str, value: CachedCall) -> None: ...
+
+
+@dataclass(frozen=True)
+class CachedCall:
+    """One artifact analyzer's output on one artifact, independent of the artifact's id in a given tree."""
+
+    findings: tuple[tuple[str, float, tuple[str, ...]], ...]  # id, strength, evidence
+    meta: tuple[tuple[str, JsonValue], ...]
+    iocs: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def capture(cls, ctx: CallContext) -> CachedCall | None:
+        """None when the output is not a pure function of the artifact (notes, or facts about other artifacts)."""
+        own = ctx.artifact_id
+        if ctx.notes or any(f.artifact != own for f in ctx.findings) or any(a != own for a, _, _ in ctx.meta):
+            return None
+        return cls(
+            findings=tuple((f.id, f.strength, f.evidence) for f in ctx.findings),
+            meta=tuple((k, v) for _, k, v in ctx.meta),
+            iocs=tuple(ctx.iocs),
+        )
+
+    def replay(self, ctx: CallContext) -> None:
+        for finding_id, strength, evidence in self.findings:
+            ctx.emit(finding_id, evidence, strength=strength)
+        for key, value in self.meta:
+            ctx.set_meta(key, value)
+        ctx.iocs.extend(self.iocs)
+
+
+def _cache_key(analyzer: Analyzer, view: ArtifactView) -> str | None:
+    art = view.artifact
+    # Only named files below the message (attachments, archive members) repeat across messages; the message
+    # itself and its body parts are unique, and caching them would only evict what does repeat.
+    if art.sha256 is None or not view.readable or art.depth == 0 or art.name is None:
+        return None
+    try:
+        meta = json.dumps(dict(art.meta), sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        return None
+    return json.dumps([analyzer.name, art.sha256, art.name, art.declared_type, list(art.types), art.depth, meta])
+
+
 def _accepts(accepts: frozenset[str], types: tuple[str, ...]) -> bool:
     return "*" in accepts or not accepts.isdisjoint(types)
 
@@ -472,19 +552,45 @@ def _with_artifact(info: MessageInfo, artifact_id: str) -> MessageInfo:
     return replace(info, artifact=artifact_id)
 
 
-def _iocs(info: MessageInfo, artifacts: Sequence[Artifact], found: dict[str, dict[str, None]]) -> Iocs:
-    emails = dict.fromkeys(a for a in (info.from_, *info.reply_to, info.return_path, info.sender) if a)
-    emails.update(found["emails"])
-    hashes = dict.fromkeys(
-        a.sha256 for a in artifacts if a.sha256 and a.depth > 0 and _HASHED_TYPES_SKIP.isdisjoint(a.types)
+def _ioc_key(kind: str, value: str) -> str:
+    """What makes two indicators the same: host names, addresses and hashes ignore case; a URL's path does not."""
+    if kind == "urls":
+        scheme, sep, rest = value.partition("://")
+        if not sep:
+            return value
+        host, slash, path = rest.partition("/")
+        return f"{scheme.lower()}://{host.lower()}{slash}{path}"
+    if kind == "ips":
+        try:
+            return str(ipaddress.ip_address(value.strip("[]")))
+        except ValueError:
+            return value.lower()
+    return value.lower().rstrip(".") if kind == "domains" else value.lower()
+
+
+def _hashed(artifact: Artifact) -> bool:
+    return (
+        artifact.sha256 is not None
+        and artifact.depth > 0
+        and _HASHED_TYPES_SKIP.isdisjoint(artifact.types)
+        and not artifact.meta.get("body")
+        and artifact.meta.get("decoded") not in _DECODED_TEXT_VIEWS
     )
-    hashes.update(found["hashes"])
+
+
+def _iocs(info: MessageInfo, artifacts: Sequence[Artifact], found: dict[str, dict[str, str]]) -> Iocs:
+    emails = {_ioc_key("emails", a): a for a in (info.from_, *info.reply_to, info.return_path, info.sender) if a}
+    for key, value in found["emails"].items():
+        emails.setdefault(key, value)
+    hashes = {a.sha256: a.sha256 for a in artifacts if a.sha256 and _hashed(a)}
+    for key, value in found["hashes"].items():
+        hashes.setdefault(key, value)
     return Iocs(
-        urls=tuple(found["urls"]),
-        domains=tuple(found["domains"]),
-        ips=tuple(found["ips"]),
-        emails=tuple(emails),
-        hashes=tuple(hashes),
+        urls=tuple(found["urls"].values()),
+        domains=tuple(found["domains"].values()),
+        ips=tuple(found["ips"].values()),
+        emails=tuple(emails.values()),
+        hashes=tuple(hashes.values()),
     )
 
 

@@ -19,7 +19,8 @@ it could not read.
 | ``rtf`` | starts with ``{\\rt`` (Word needs no more than that) |
 | ``zip`` | a zip archive; refinements ``ooxml`` (+ ``docx``/``xlsx``/``pptx`` by member names) and ``jar`` |
 | ``ole`` | an OLE2 compound file; refinements ``msi``, ``doc``, ``xls``, ``ppt``, ``msg`` (Outlook), |
-|  | ``ooxml-encrypted`` (a password-protected docx/xlsx/pptx is an OLE file with an EncryptedPackage) |
+|  | ``ooxml-encrypted`` (a password-protected docx/xlsx/pptx is an OLE file with an EncryptedPackage), |
+|  | ``jtd`` (an Ichitaro document: a DocumentText or JSCompDocument stream) |
 | ``pe`` | MZ with a valid PE header; + ``pe-exe`` or ``pe-dll`` (Characteristics), + ``dotnet`` (CLR directory) |
 | ``msdos`` | an MZ executable without a PE header (libmagic's word) |
 | ``elf`` ``macho`` | Unix executables |
@@ -93,6 +94,7 @@ TAGS = frozenset(
         "ppt",
         "msg",
         "ooxml-encrypted",
+        "jtd",
         "pe",
         "pe-exe",
         "pe-dll",
@@ -309,6 +311,8 @@ class FileTyper:
             tags.append("ppt")
         if "EncryptedPackage" in names:
             tags.append("ooxml-encrypted")
+        if "DocumentText" in names or "JSCompDocument" in names:
+            tags.append("jtd")  # Ichitaro (.jtd/.jtt/.jtdc); JSCompDocument is its compressed form
         if len(tags) == 1:
             # our directory walk found nothing telling (truncated or unusual file): ask libmagic
             desc = self._describe_prefix(data[:MAGIC_PREFIX]).lower()

@@ -125,10 +125,22 @@ def run(plugin: LiveAuthAnalyzer, target: MessageView, ctx: Ctx | None = None) -
     return {f.id: f for f in findings}
 
 
+def test_disabled_checks_import_no_dns_library() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from triage.engine import Engine; Engine(); "
+        "print(sorted(m for m in ('dns', 'dkim', 'spf') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 def test_disabled_by_default_sends_no_query(server: tuple[int, ZoneResolver]) -> None:
     before = len(server[1].queries)
     for plugin in (LiveAuthAnalyzer(), make_analyzer()):
-        plugin.resolver.port = server[0]
+        plugin.port = server[0]
         assert run(plugin, view(f"soumu@{GOV}")) == {}
     assert len(server[1].queries) == before
 

@@ -42,6 +42,7 @@ class FakeContext:
         self.meta: dict[str, JsonValue] = {}
         self.deadline_checks = 0
         self.candidate_calls = 0
+        self.iocs: list[tuple[str, str]] = []
 
     # -- PluginContext ---------------------------------------------------------------------------------------
     @property
@@ -84,6 +85,9 @@ class FakeContext:
 
     def parsed_for(self, artifact_id: str) -> Any:
         return None
+
+    def add_ioc(self, kind: str, value: str) -> None:
+        self.iocs.append((kind, value))
 
     # -- helpers for assertions ------------------------------------------------------------------------------
     def ids(self) -> list[str]:

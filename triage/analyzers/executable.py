@@ -77,6 +77,10 @@ EXECUTABLE_EXTENSIONS = frozenset(
 )
 
 
+# Tags a text file gets from its name alone (see triage/filetype.py).
+_NAME_ONLY_TAGS = frozenset({"script-js", "script-vbs", "script-ps1", "script-bat"})
+
+
 class ExecutableAnalyzer:
     name = "executable"
     scope = Scope.ARTIFACT
@@ -105,6 +109,10 @@ class ExecutableAnalyzer:
                 )
             ]
         present = [tag for tag in EXECUTABLE_TAGS if tag in types]
+        if target.artifact.meta.get("decoded"):
+            # Source we decoded out of a document (macro text, PDF JavaScript) carries a name we gave it; a
+            # script tag taken from that name says nothing about a file the recipient could run.
+            present = [tag for tag in present if tag not in _NAME_ONLY_TAGS]
         if not present:
             return []
         tag = present[0]

@@ -133,8 +133,8 @@ class FilenameAnalyzer:
 
     def analyze(self, target: ArtifactView, ctx: PluginContext) -> Iterable[Finding]:
         name = target.name
-        if not name:
-            return []
+        if not name or target.artifact.meta.get("decoded"):
+            return []  # no name, or one we gave to source decoded out of a document
         findings: list[Finding] = []
         for finding_id, strength, evidence in (
             self._hidden_characters(name),

@@ -15,7 +15,8 @@ with no aligned DKIM pass, or DMARC fails; SENDER_AUTH_FAIL for any domain whose
 p=quarantine/reject, 0.4 for p=none).
 
 Every lookup goes through one `dns.resolver.Resolver` built from the options (never the system's resolver);
-pyspf is made to use it by subclassing `spf.query`, dkimpy through its `dnsfunc`. A message costs at most
+pyspf is made to use it by subclassing `spf.query`, dkimpy through its `dnsfunc` (triage/analyzers/live_dns.py,
+imported only when the checks are enabled). A message costs at most
 `max_queries` lookups, each bounded by `timeout` and by the scan's remaining time.
 
 DNS trouble (timeout, SERVFAIL, the query budget spent) makes the affected check "temperror"; a verdict that
@@ -32,15 +33,8 @@ import ipaddress
 import re
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NoReturn
-
-import dkim
-import dns.exception
-import dns.name
-import dns.rdatatype
-import dns.resolver
-import spf
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from triage.domains import clean_host, shared_public_suffix_list
 from triage.errors import ConfigError
@@ -71,98 +65,7 @@ _MAX_TXT = 4096  # characters of a DMARC record read
 _MIN_KEY_BITS = 1024
 _BRACKET_IP = re.compile(r"\[(?:ipv6:)?([0-9a-f:.]{2,45})\]", re.IGNORECASE)
 _HELO = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-]{0,252}")
-_TEMPERROR = "temperror"
-
-
-class _DnsFailure(Exception):
-    """A lookup that could not be answered: timeout, SERVFAIL, no time left, or the query budget spent."""
-
-
-@dataclass
-class _Lookups:
-    """One message's DNS: counts queries against the budget and remembers the first failure."""
-
-    resolver: dns.resolver.Resolver
-    timeout: float
-    max_queries: int
-    deadline: float  # time.monotonic() by which every query must be done
-    used: int = 0
-    failures: list[str] = field(default_factory=list)
-
-    def query(self, name: str, qtype: str) -> list[Any]:
-        """The answer's rdata for `name` (CNAMEs followed); [] for NXDOMAIN or no data; _DnsFailure otherwise."""
-        if self.used >= self.max_queries:
-            self._fail("query budget spent")
-        lifetime = min(self.timeout, self.deadline - time.monotonic())
-        if lifetime <= 0:
-            self._fail("no time left")
-        self.used += 1
-        try:
-            qname = dns.name.from_text(name)
-            answer = self.resolver.resolve(
-                qname, dns.rdatatype.from_text(qtype), raise_on_no_answer=False, lifetime=lifetime, search=False
-            )
-        except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
-            return []
-        except dns.exception.Timeout:
-            self._fail(f"DNS timeout ({qtype} {name})")
-        except (dns.resolver.NoNameservers, dns.resolver.LifetimeTimeout):
-            self._fail(f"DNS error ({qtype} {name})")
-        except dns.exception.DNSException as exc:  # bad names, malformed answers
-            if isinstance(exc, (dns.name.NameTooLong, dns.name.LabelTooLong, dns.name.EmptyLabel)):
-                return []
-            self._fail(f"DNS error ({qtype} {name}): {type(exc).__name__}")
-        except (ValueError, OSError) as exc:
-            self._fail(f"DNS error ({qtype} {name}): {type(exc).__name__}")
-        return list(answer.rrset) if answer.rrset is not None else []
-
-    def txt(self, name: str) -> list[bytes]:
-        return [b"".join(rdata.strings) for rdata in self.query(name, "TXT")]
-
-    def _fail(self, reason: str) -> NoReturn:
-        self.failures.append(reason[:200])
-        raise _DnsFailure(reason)
-
-
-class _SpfQuery(spf.query):  # type: ignore[misc]
-    """pyspf's evaluator with its lookups sent through our resolver (pyspf otherwise uses dnspython's default)."""
-
-    def __init__(self, lookups: _Lookups, **kwargs: Any) -> None:
-        self._lookups = lookups
-        super().__init__(**kwargs)
-
-    def dns(self, name: Any, qtype: str, cnames: Any = None, ignore_void: bool = False) -> list[Any]:
-        if not name:
-            raise spf.PermError("Invalid query")
-        host = str(name).rstrip(".").lower()
-        if not all(0 < len(label) < 64 for label in host.split(".")):
-            return []
-        key = (host, qtype)
-        if key in self.cache:
-            result: list[Any] = self.cache[key]
-        else:
-            try:
-                rdatas = self._lookups.query(host, qtype)
-            except _DnsFailure as exc:
-                raise spf.TempError(f"DNS {exc}") from exc
-            result = [_spf_value(qtype, rdata) for rdata in rdatas if rdata.rdtype == dns.rdatatype.from_text(qtype)]
-            self.cache[key] = result
-        if not result and not ignore_void:
-            self.void_lookups += 1
-            if self.void_lookups > spf.MAX_VOID_LOOKUPS:
-                raise spf.PermError(f"Void lookup limit of {spf.MAX_VOID_LOOKUPS} exceeded")
-        return result
-
-
-def _spf_value(qtype: str, rdata: Any) -> Any:
-    """An rdata in the shape pyspf's own dnspython lookup returns."""
-    if qtype in ("A", "AAAA"):
-        return rdata.address
-    if qtype == "MX":
-        return (rdata.preference, rdata.exchange.to_text(omit_final_dot=True))
-    if qtype == "PTR":
-        return rdata.target.to_text(omit_final_dot=True)
-    return tuple(rdata.strings)  # TXT / SPF: the character-strings, joined by pyspf
+_TEMPERROR = "temperror"  # live_dns.TEMPERROR, without importing it
 
 
 @dataclass(frozen=True)
@@ -263,13 +166,6 @@ def _aligned(domain: str | None, from_domain: str, mode: str) -> bool:
     return _org(domain) == _org(from_domain)
 
 
-@dataclass
-class _Dkim:
-    result: str  # pass | fail | none | temperror
-    domain: str | None  # d= of the signature reported
-    aligned_pass: bool
-
-
 class LiveAuthAnalyzer:
     name = "live_auth"
     scope = Scope.MESSAGE
@@ -280,7 +176,9 @@ class LiveAuthAnalyzer:
         self.enabled = False
         self.timeout = DEFAULT_TIMEOUT
         self.max_queries = DEFAULT_MAX_QUERIES
-        self.resolver = self._resolver(DEFAULT_RESOLVER, DEFAULT_PORT, DEFAULT_TIMEOUT)
+        self.address = DEFAULT_RESOLVER
+        self.port = DEFAULT_PORT
+        self._resolver: Any = None  # built on first use: dnspython is imported only when the checks are on
 
     def setup(self, config: Config) -> None:
         options = config.analyzer_options(self.name)
@@ -307,17 +205,9 @@ class LiveAuthAnalyzer:
         self.enabled = enabled
         self.timeout = float(timeout)
         self.max_queries = max_queries
-        self.resolver = self._resolver(address, port, self.timeout)
-
-    @staticmethod
-    def _resolver(address: str, port: int, timeout: float) -> dns.resolver.Resolver:
-        resolver = dns.resolver.Resolver(configure=False)
-        resolver.nameservers = [address]
-        resolver.port = port
-        resolver.timeout = timeout
-        resolver.lifetime = timeout
-        resolver.retry_servfail = False
-        return resolver
+        self.address = address
+        self.port = port
+        self._resolver = None
 
     # -- analysis ----------------------------------------------------------------------------------------------
     def analyze(self, target: MessageView, ctx: PluginContext) -> Iterable[Finding]:
@@ -326,20 +216,24 @@ class LiveAuthAnalyzer:
         from_domain = _domain_of(target.info.from_)
         if from_domain is None:
             return []
-        lookups = _Lookups(
-            resolver=self.resolver,
+        from triage.analyzers import live_dns
+
+        if self._resolver is None:
+            self._resolver = live_dns.make_resolver(self.address, self.port, self.timeout)
+        lookups = live_dns.Lookups(
+            resolver=self._resolver,
             timeout=self.timeout,
             max_queries=self.max_queries,
             deadline=time.monotonic() + max(0.0, ctx.remaining_seconds()),
         )
         try:
             return self._analyze(target, from_domain, lookups)
-        except _DnsFailure:
+        except live_dns.DnsFailure:
             return []
 
-    def _analyze(self, target: MessageView, from_domain: str, lookups: _Lookups) -> list[Finding]:
+    def _analyze(self, target: MessageView, from_domain: str, lookups: Any) -> list[Finding]:
         gov = _is_gov(from_domain)
-        policy = self._dmarc_policy(from_domain, lookups)  # _DnsFailure: nothing can be concluded
+        policy = self._dmarc_policy(from_domain, lookups)  # DnsFailure: nothing can be concluded
         if policy is None and not gov:
             return []
         dkim_state = self._dkim(target.raw, from_domain, policy, lookups)
@@ -390,7 +284,7 @@ class LiveAuthAnalyzer:
             evidence=tuple(escape_controls(line[:300]) for line in evidence),
         )
 
-    def _dmarc_policy(self, from_domain: str, lookups: _Lookups) -> DmarcPolicy | None:
+    def _dmarc_policy(self, from_domain: str, lookups: Any) -> DmarcPolicy | None:
         policy = self._dmarc_record(from_domain, lookups, subdomain=False)
         if policy is not None:
             return policy
@@ -400,50 +294,28 @@ class LiveAuthAnalyzer:
         return None
 
     @staticmethod
-    def _dmarc_record(domain: str, lookups: _Lookups, *, subdomain: bool) -> DmarcPolicy | None:
+    def _dmarc_record(domain: str, lookups: Any, *, subdomain: bool) -> DmarcPolicy | None:
         records = [txt for txt in lookups.txt(f"_dmarc.{domain}") if txt[:8].lower() == b"v=dmarc1"]
         if len(records) != 1:  # none, or several: no DMARC policy (RFC 7489 6.6.3)
             return None
         return parse_dmarc(records[0].decode("ascii", "replace"), subdomain=subdomain, domain=domain)
 
-    def _dkim(self, raw: bytes, from_domain: str, policy: DmarcPolicy | None, lookups: _Lookups) -> _Dkim:
+    def _dkim(self, raw: bytes, from_domain: str, policy: DmarcPolicy | None, lookups: Any) -> Any:
+        from triage.analyzers import live_dns
+
         if not raw or len(raw) > _MAX_RAW:
-            return _Dkim("none", None, False)
+            return live_dns.DkimResult("none", None, False)
         adkim = policy.adkim if policy else "r"
+        return live_dns.verify_dkim(
+            raw,
+            lookups,
+            timeout=self.timeout,
+            min_key_bits=_MIN_KEY_BITS,
+            max_signatures=_MAX_SIGNATURES,
+            aligned=lambda d: _aligned(d, from_domain, adkim),
+        )
 
-        def dnsfunc(name: bytes | str, timeout: float = 5) -> bytes | None:
-            text = name.decode("ascii", "replace") if isinstance(name, bytes) else str(name)
-            try:
-                found = lookups.txt(text)
-            except _DnsFailure as exc:
-                raise dkim.DnsTimeoutError(str(exc)) from exc
-            return found[0] if found else None
-
-        try:
-            verifier = dkim.DKIM(raw, minkey=_MIN_KEY_BITS, timeout=self.timeout)
-            count = sum(1 for name, _ in verifier.headers if name.lower() == b"dkim-signature")
-        except Exception:  # dkimpy on hostile bytes: no signature we could read
-            return _Dkim("none", None, False)
-        if count == 0:
-            return _Dkim("none", None, False)
-        first: _Dkim | None = None
-        for idx in range(min(count, _MAX_SIGNATURES)):
-            verifier.domain = None
-            try:
-                result = "pass" if verifier.verify(idx=idx, dnsfunc=dnsfunc) else "fail"
-            except dkim.DnsTimeoutError:
-                result = _TEMPERROR
-            except Exception:  # malformed signature, bad key record, anything dkimpy raises
-                result = "fail"
-            d = _signing_domain(verifier.domain)
-            state = _Dkim(result, d, result == "pass" and _aligned(d, from_domain, adkim))
-            if state.aligned_pass:
-                return state
-            if first is None or (first.result != _TEMPERROR and result == _TEMPERROR):
-                first = state  # a temperror anywhere keeps the verdict open
-        return first or _Dkim("none", None, False)
-
-    def _spf(self, target: MessageView, mail_from: str | None, lookups: _Lookups) -> tuple[str | None, str | None]:
+    def _spf(self, target: MessageView, mail_from: str | None, lookups: Any) -> tuple[str | None, str | None]:
         envelope = target.envelope
         ip = envelope.client_ip if envelope and envelope.client_ip else None
         helo = envelope.helo if envelope else None
@@ -461,17 +333,6 @@ class LiveAuthAnalyzer:
         helo_host = clean_host(helo or "") or "unknown"
         if not sender and helo_host == "unknown":
             return None, ip
-        try:
-            query = _SpfQuery(lookups, i=ip, s=sender, h=helo_host, timeout=self.timeout)
-            result, _code, _explanation = query.check()
-        except spf.TempError:
-            result = _TEMPERROR
-        except Exception:  # pyspf on hostile input: no SPF result
-            return None, ip
-        return str(result), ip
+        from triage.analyzers import live_dns
 
-
-def _signing_domain(value: Any) -> str | None:
-    if isinstance(value, bytes):
-        value = value.decode("ascii", "replace")
-    return clean_host(value) if isinstance(value, str) else None
+        return live_dns.check_spf(lookups, ip=ip, sender=sender, helo=helo_host, timeout=self.timeout), ip

@@ -17,6 +17,7 @@ from rich.tree import Tree
 
 from triage.model import Artifact, Level, MessageInfo, Report
 from triage.names import escape_controls
+from triage.report.defang import defang
 from triage.scoring.table import ScoringTable
 
 _LEVEL_STYLE = {Level.CLEAN: "bold green", Level.SUSPICIOUS: "bold yellow", Level.MALICIOUS: "bold red"}
@@ -127,6 +128,33 @@ def _findings_table(report: Report, table: ScoringTable | None) -> Table:
     return out
 
 
+_IOC_SHOWN = 20  # per kind; the JSON report has them all
+
+
+def _iocs_table(report: Report) -> Table | None:
+    """Indicators, defanged so none is a live link in a terminal or a pasted ticket; exact values are in JSON."""
+    iocs = report.iocs
+    names = {a.sha256: a.name for a in report.artifacts if a.sha256 and a.name}
+    out = Table.grid(padding=(0, 2))
+    out.add_column(style="bold")
+    out.add_column()
+    for kind, label, values in (
+        ("urls", "URL", iocs.urls),
+        ("domains", "domain", iocs.domains),
+        ("ips", "IP", iocs.ips),
+        ("emails", "email", iocs.emails),
+        ("hashes", "sha256", iocs.hashes),
+    ):
+        for index, value in enumerate(values[:_IOC_SHOWN]):
+            shown = defang(value, kind)
+            if kind == "hashes" and names.get(value):
+                shown += f"  {names[value]}"
+            out.add_row(label if index == 0 else "", Text(_safe(shown)))
+        if len(values) > _IOC_SHOWN:
+            out.add_row("", Text(f"… {len(values) - _IOC_SHOWN} more (see --json)", style="dim"))
+    return out if out.row_count else None
+
+
 def report_renderables(report: Report, table: ScoringTable | None = None) -> Group:
     level = report.verdict.level
     headline = Text()
@@ -152,6 +180,10 @@ def report_renderables(report: Report, table: ScoringTable | None = None) -> Gro
         if report.score.groups:
             groups = "  ".join(f"{g}={v:g}" for g, v in report.score.groups.items() if v)
             parts.append(Text(f"score by group: {groups}", style="dim"))
+    iocs = _iocs_table(report)
+    if iocs is not None:
+        parts.append(Text("Indicators (defanged; exact values with --json)", style="bold underline"))
+        parts.append(iocs)
     if report.notes:
         parts.append(Text("Not analysed", style="bold underline"))
         for note in report.notes:

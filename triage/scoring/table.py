@@ -6,11 +6,12 @@ Weights live only here. Analyzers emit evidence (ids with a strength); this tabl
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from triage.errors import ConfigError
+from triage.gateway.policy import GatewayPolicy, parse_gateway
 from triage.model import Level
 from triage.rulefiles import read_toml
 
@@ -44,6 +45,7 @@ class ScoringTable:
     suspicious: float
     malicious: float
     incomplete_floor: Level
+    gateway: GatewayPolicy = field(default_factory=GatewayPolicy)  # what the milter and filter do per verdict
 
     def check_emits(self, plugin: str, emits: Iterable[str]) -> None:
         missing = sorted(set(emits) - set(self.symbols))
@@ -154,6 +156,7 @@ def parse_scoring_table(doc: Mapping[str, Any], origin: str) -> ScoringTable:
         suspicious=suspicious,
         malicious=malicious,
         incomplete_floor=floor,
+        gateway=parse_gateway(doc["gateway"], origin) if "gateway" in doc else GatewayPolicy(),
     )
 
 

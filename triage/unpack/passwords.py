@@ -60,6 +60,8 @@ DEFAULT_CUES: tuple[str, ...] = (
     "密码",  # Chinese: lures written by non-Japanese speakers sometimes keep it
     "密碼",
     "비밀번호",
+    "senha",  # Portuguese and Spanish: malspam campaigns reuse their templates
+    "contraseña",
 )
 
 # Opening quote → closing quote, in NFKC-folded form (（ becomes ( and so on).
@@ -338,6 +340,7 @@ def _scan_cue_line(
 ) -> None:
     line = norm_lines[idx]
     raw = _RawLine(raw_lines[idx], line)
+    spans = _drop_cues_in_values(line, spans)
     look_below = False
     for n, (_, end) in enumerate(spans):
         stop = spans[n + 1][0] if n + 1 < len(spans) else len(line)
@@ -361,6 +364,18 @@ def _scan_cue_line(
         token = _clean(trimmed).rstrip(_LOOSE_EDGES)
         if _looks_like_password(token):
             _add(tiers, tiers.on_cue_line, token, source, raw, match.start() + len(match.group()) - len(trimmed))
+
+
+def _drop_cues_in_values(line: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Cue words that are the start of the previous cue's value ("パスワード：pass-7731") are not cues."""
+    kept: list[tuple[int, int]] = []
+    for start, end in spans:
+        if kept:
+            gap = line[kept[-1][1] : start]
+            if gap.strip(" \t") and not gap.strip(" \t:=") and gap.count(":") + gap.count("=") == 1:
+                continue
+        kept.append((start, end))
+    return kept
 
 
 @dataclass(frozen=True)
