@@ -1234,8 +1234,8 @@ def _parse(raw: bytes) -> email.message.Message:
     return email.message_from_bytes(raw, policy=email.policy.compat32)
 
 
-def verify(samples: Sequence[Sample], pe_by_file: dict[str, bytes], aes_zip_bytes: bytes) -> None:
-    """Parse every message back and check headers, attachments and archive members byte for byte."""
+def verify_messages(samples: Sequence[Sample]) -> None:
+    """Parse every message back: 7-bit clean, the usual headers, no defects, attachments byte for byte."""
     for sample in samples:
         raw = sample.raw
         _check(raw.isascii(), f"{sample.file} is 7-bit clean")
@@ -1249,6 +1249,10 @@ def verify(samples: Sequence[Sample], pe_by_file: dict[str, bytes], aes_zip_byte
         for part in msg.walk():
             _check(not part.defects, f"{sample.file} part defects {part.defects}")
 
+
+def verify(samples: Sequence[Sample], pe_by_file: dict[str, bytes], aes_zip_bytes: bytes) -> None:
+    """Parse every message back and check headers, attachments and archive members byte for byte."""
+    verify_messages(samples)
     by_file = {s.file: s for s in samples}
 
     # 01: CP932 name, no UTF-8 flag, PE inside.
@@ -1346,6 +1350,14 @@ def build() -> list[Path]:
     samples = [s01, s02, s03, s04, s05, s06, s07, s08, s09, s10, s11, s12, s13, s14]
     pes = {"01": pe01, "02": pe02, "04": pe04, "06": pe06, "07": pe07, "13": pe13}
     verify(samples, pes, zip07)
+    # The payload samples (15 and up) use this module's helpers; imported here, after it has loaded.
+    from payload_messages import payload_samples, verify_payloads
+
+    payloads = payload_samples()
+    verify_messages(payloads)
+    problems = verify_payloads(payloads)
+    _check(not problems, "; ".join(problems))
+    samples += payloads
     written = []
     for sample in samples:
         path = HERE / sample.file

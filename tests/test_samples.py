@@ -46,8 +46,11 @@ def _golden_view(report: Report) -> dict[str, Any]:
             for a in report.artifacts
         ],
         "findings": sorted(
-            [f.id, names.get(f.artifact) if f.artifact != report.artifacts[0].id else None, list(f.evidence)]
-            for f in report.findings
+            (
+                [f.id, names.get(f.artifact) if f.artifact != report.artifacts[0].id else None, list(f.evidence)]
+                for f in report.findings
+            ),
+            key=lambda row: (row[0], row[1] or "", row[2]),
         ),
         "notes": sorted([n.kind.value, n.component] for n in report.notes),
     }
