@@ -1,0 +1,33 @@
+"""A test-only engine factory for the gateway tests: an Engine that fails on demand.
+
+Loaded in the scanning workers through the milter's --engine-factory (the production injection point); a message
+asks for its failure with an `X-Test-Fault:` header. Nothing here is reachable from the shipped code paths.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from triage.config import Config
+from triage.engine import Engine
+from triage.model import Envelope, Report
+
+
+class FaultyEngine(Engine):
+    def scan(self, raw: bytes, *, envelope: Envelope | None = None, name: str | None = None) -> Report:
+        head = raw[:4096]
+        if b"X-Test-Fault: raise" in head:
+            raise RuntimeError("injected engine crash")
+        if b"X-Test-Fault: exit" in head:
+            os._exit(70)  # the worker dies without a word
+        if b"X-Test-Fault: sleep" in head:
+            time.sleep(3600)  # only the parent's hard deadline ends this
+        if b"X-Test-Fault: memory" in head:
+            hog = bytearray(8 * 1024**3)  # over the worker's RLIMIT_AS: MemoryError
+            del hog
+        return super().scan(raw, envelope=envelope, name=name)
+
+
+def make_engine(config: Config) -> FaultyEngine:
+    return FaultyEngine(config)

@@ -1,0 +1,122 @@
+"""`triage.isolation`: scans in worker processes with a hard deadline, bounded memory and recycling."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import ROOT, make_message
+from triage.errors import ConfigError
+from triage.gateway.policy import FailureKind
+from triage.isolation import ScanPool, WorkerSpec
+from triage.model import Envelope, Level
+
+FAULTY = WorkerSpec(factory="gateway._faults:make_engine", memory_mb=768)
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[ScanPool]:
+    with ScanPool(FAULTY, workers=2, deadline=3.0, recycle_after=3, max_message_size=1_000_000) as instance:
+        yield instance
+
+
+def test_report_comes_back_with_the_envelope(pool: ScanPool) -> None:
+    raw = (ROOT / "samples" / "05_rlo_exe.eml").read_bytes()
+    outcome = pool.scan(raw, Envelope(client_ip="192.0.2.1", mail_from="a@example.org", rcpt_to=("b@example.jp",)))
+    assert outcome.ok and outcome.failure is None
+    assert outcome.report is not None and outcome.report.verdict.level is Level.MALICIOUS
+    assert "FILENAME_RLO" in outcome.report.finding_ids()
+
+
+@pytest.mark.parametrize(
+    ("fault", "kind"),
+    [("raise", FailureKind.CRASHED), ("exit", FailureKind.CRASHED), ("memory", FailureKind.MEMORY)],
+)
+def test_failures_are_outcomes_and_the_pool_recovers(pool: ScanPool, fault: str, kind: FailureKind) -> None:
+    outcome = pool.scan(make_message(headers=[("X-Test-Fault", fault)]))
+    assert outcome.report is None and outcome.failure is kind and outcome.detail
+    after = pool.scan(make_message())
+    assert after.ok
+
+
+def test_hard_deadline_kills_the_worker(pool: ScanPool) -> None:
+    before = set(pool.worker_pids())
+    outcome = pool.scan(make_message(headers=[("X-Test-Fault", "sleep")]), deadline=1.0)
+    assert outcome.failure is FailureKind.TIMEOUT
+    assert pool.scan(make_message()).ok
+    assert set(pool.worker_pids()) != before  # the sleeper was replaced
+
+
+def test_too_large_is_refused_without_a_worker(pool: ScanPool) -> None:
+    outcome = pool.scan(b"x" * 1_000_001)
+    assert outcome.failure is FailureKind.TOO_LARGE
+
+
+def test_worker_killed_from_outside_is_a_crash() -> None:
+    with ScanPool(FAULTY, workers=1, deadline=10.0) as single:
+        result: list[object] = []
+        thread = threading.Thread(
+            target=lambda: result.append(single.scan(make_message(headers=[("X-Test-Fault", "sleep")])))
+        )
+        thread.start()
+        while single.in_flight == 0:
+            thread.join(0.05)
+        threading.Event().wait(0.5)
+        for pid in single.worker_pids():
+            os.kill(pid, signal.SIGKILL)
+        thread.join(15)
+        outcome = result[0]
+        assert getattr(outcome, "failure", None) is FailureKind.CRASHED
+        assert single.scan(make_message()).ok
+
+
+def test_recycling_replaces_workers_after_n_messages() -> None:
+    with ScanPool(WorkerSpec(), workers=1, deadline=10.0, recycle_after=2) as single:
+        first = single.worker_pids()
+        assert single.scan(make_message()).ok
+        assert single.scan(make_message()).ok
+        assert single.scan(make_message()).ok
+        assert single.stats.workers_started >= 2
+        assert single.worker_pids() != first
+
+
+def test_concurrent_callers_each_get_their_own_report(pool: ScanPool) -> None:
+    subjects = [f"件名{i}" for i in range(8)]
+    results: dict[str, str | None] = {}
+
+    def scan(subject: str) -> None:
+        outcome = pool.scan(make_message(subject=subject))
+        results[subject] = outcome.report.message.subject if outcome.report else None
+
+    threads = [threading.Thread(target=scan, args=(s,)) for s in subjects]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert results == {s: s for s in subjects}
+
+
+def test_bad_factory_fails_at_start() -> None:
+    with pytest.raises(ConfigError):
+        ScanPool(WorkerSpec(factory="no.such.module:make"), workers=1).start()
+
+
+def test_close_ends_waiting_scans() -> None:
+    single = ScanPool(FAULTY, workers=1, deadline=30.0)
+    single.start()
+    result: list[object] = []
+    thread = threading.Thread(
+        target=lambda: result.append(single.scan(make_message(headers=[("X-Test-Fault", "sleep")])))
+    )
+    thread.start()
+    while single.in_flight == 0:
+        thread.join(0.05)
+    single.close(grace=0.2)
+    thread.join(10)
+    assert getattr(result[0], "failure", None) is FailureKind.TIMEOUT
+    assert single.worker_pids() == []
+    assert single.scan(make_message()).failure is FailureKind.TIMEOUT  # closed: nothing is scanned any more

@@ -1,0 +1,1 @@
+"""The mail gateway's policy and log lines, shared by `triage milter` and `triage filter`."""
