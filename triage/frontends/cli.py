@@ -26,7 +26,7 @@ _EXIT_BY_LEVEL = {Level.CLEAN: EXIT_CLEAN, Level.SUSPICIOUS: EXIT_SUSPICIOUS, Le
 
 # Subcommands that live in their own front-end modules. Each module has `add_parser(subparsers)`, which registers
 # its subcommand with `set_defaults(handler=run)`, and `run(args) -> int`; it imports nothing heavy at the top.
-_SUBCOMMAND_MODULES: tuple[str, ...] = ()
+_SUBCOMMAND_MODULES: tuple[str, ...] = ("triage.frontends.milter", "triage.frontends.filter", "triage.frontends.batch")
 
 _EPILOG = """\
 exit status (worst over all messages):
@@ -66,6 +66,14 @@ def _parser() -> argparse.ArgumentParser:
         help="an archive password to try first (repeatable)",
     )
     scan.add_argument("--config", type=Path, metavar="FILE", help="site configuration on top of the defaults")
+    scan.add_argument(
+        "--rules",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="DIR",
+        help="a folder of YARA rules (*.yar, *.yara; meta id, severity, description) to add (repeatable)",
+    )
     scan.add_argument("--brief", action="store_true", help="one line per message instead of the full report")
     scan.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="colour in the text report")
     for module in _SUBCOMMAND_MODULES:
@@ -84,7 +92,7 @@ def _scan(args: argparse.Namespace) -> int:
     from triage.sources.paths import iter_sources, read_source
 
     try:
-        config = load_config(args.config, passwords=tuple(args.password))
+        config = load_config(args.config, passwords=tuple(args.password), yara_rules=tuple(args.rules))
         engine = Engine(config)
     except ConfigError as exc:
         print(f"triage: configuration error: {exc}", file=sys.stderr)

@@ -22,8 +22,9 @@ __all__ = ["NOT_FROM_MESSAGE", "Opened", "report_no_password", "report_opened", 
 T = TypeVar("T")
 
 # Candidate sources that are not the message's own text (the shared list, --password, a format's well-known
-# default such as Office's VelvetSweatshop): opening with one is not evidence against the sender.
-NOT_FROM_MESSAGE = frozenset({"list", "cli", "default"})
+# default such as Office's VelvetSweatshop, a sweep's follow-up mail, which ARCHIVE_PASSWORD_IN_FOLLOWUP reports):
+# opening with one is not ARCHIVE_PASSWORD_IN_BODY.
+NOT_FROM_MESSAGE = frozenset({"list", "cli", "default", "followup"})
 
 
 @dataclass(frozen=True)

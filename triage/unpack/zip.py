@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from triage.errors import ConfigError
 from triage.model import JsonValue, NoteKind
 from triage.plugins import ArtifactView, Child, PasswordCandidate, PluginContext
+from triage.unpack.trials import NOT_FROM_MESSAGE
 
 if TYPE_CHECKING:
     from triage.config import Config
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
 __all__ = ["BombLimits", "ZipUnpacker", "bomb_limits", "has_traversal", "inflate_limit", "show"]
 
 # Password sources that are not the message itself: their success is not ARCHIVE_PASSWORD_IN_BODY.
-NOT_FROM_MESSAGE = frozenset({"list", "cli"})
 
 _LOCAL_SIG = b"PK\x03\x04"
 _CENTRAL_SIG = b"PK\x01\x02"
