@@ -115,11 +115,12 @@ def _validate(doc: Mapping[str, Any], origin: str) -> None:
                 raise ConfigError(f"{origin}: {section}.{key} must be positive")
 
 
-def _merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+def merge_tables(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    """`top` over `base`: tables merged key by key, any other value replaced."""
     out = dict(base)
     for key, value in top.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
+            out[key] = merge_tables(out[key], value)
         else:
             out[key] = value
     return out
@@ -141,10 +142,10 @@ def load_config(
     if site_file is not None:
         site = read_toml(Path(site_file))
         _validate(site, str(site_file))
-        doc = _merge(doc, site)
+        doc = merge_tables(doc, site)
     if overrides:
         _validate(overrides, "overrides")
-        doc = _merge(doc, overrides)
+        doc = merge_tables(doc, overrides)
     limits = Limits(**doc.get("limits", {}))
     pw = PasswordOptions(**doc.get("passwords", {}), extra=tuple(passwords))
     return Config(

@@ -167,13 +167,20 @@ def test_fast_key_derivation_matches_py7zr(password: str, cycles: int, salt: byt
 
 
 def test_lock_check_passes_the_right_password_and_rejects_almost_all_others() -> None:
-    archive = sevenzip([("a.txt", b"hello " * 100)], password="right-one")
+    # A fixed salt and IV: which wrong guesses slip through depends on them, and the test must not be a lottery.
+    import random
+    from unittest import mock
+
+    import py7zr.compressor
+
+    with mock.patch.object(py7zr.compressor, "get_random_bytes", random.Random(7).randbytes):
+        archive = sevenzip([("a.txt", b"hello " * 100)], password="right-one")
     with py7zr.SevenZipFile(io.BytesIO(archive)) as opened:
         lock = _content_lock(opened, archive)
     assert lock is not None and lock.cycles == 19 and lock.inner is not None
     assert _plausible(lock, "right-one")
-    wrong = sum(_plausible(lock, f"wrong{i}") for i in range(40))
-    assert wrong <= 1
+    wrong = sum(_plausible(lock, f"wrong{i}") for i in range(200))
+    assert wrong <= 4  # about 1 in 100 passes (an LZMA2 stream may start with a 0x00/0x01 control byte)
 
 
 def test_expensive_key_derivation_is_refused() -> None:

@@ -9,10 +9,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from triage.batch.store import ResultStore
-from triage.config import rules_dir
+from triage.config import merge_tables, rules_dir
 from triage.errors import ConfigError
 from triage.model import Finding, Report
 from triage.report.json import render_json
@@ -26,18 +25,8 @@ def load_table(overrides: Path | None) -> ScoringTable:
     shipped = rules_dir() / "scoring.toml"
     doc = read_toml(shipped)
     if overrides is not None:
-        doc = _merge(doc, read_toml(overrides))
+        doc = merge_tables(doc, read_toml(overrides))
     return parse_scoring_table(doc, str(overrides or shipped))
-
-
-def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in top.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 def rescore_report(report: Report, table: ScoringTable, extra: tuple[Finding, ...] = ()) -> Report:

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from triage.analyzers.executable import EXECUTABLE_EXTENSIONS
 from triage.errors import ConfigError
 from triage.model import JsonValue, NoteKind
 from triage.names import escape_controls, real_extension
@@ -51,37 +52,9 @@ _IMAGE_MAGIC = (
     b"RIFF",
 )
 _NAME = re.compile(rb"(?:[\x20-\x7e]\x00){1,120}\.\x00(?:[A-Za-z0-9]\x00){1,5}(?=\x00\x00)")
-_EXECUTABLE_EXTENSIONS = frozenset(
-    {
-        "exe",
-        "scr",
-        "com",
-        "pif",
-        "dll",
-        "cpl",
-        "bat",
-        "cmd",
-        "js",
-        "jse",
-        "vbs",
-        "vbe",
-        "wsf",
-        "wsh",
-        "hta",
-        "ps1",
-        "lnk",
-        "msi",
-        "jar",
-        "chm",
-        "iso",
-        "img",
-        "vhd",
-        "vhdx",
-        "zip",
-        "rar",
-        "7z",
-    }
-)
+# What Windows runs on double-click, plus what OneNote droppers hand over to be opened next (DLLs, disk images,
+# archives).
+_EXECUTABLE_EXTENSIONS = EXECUTABLE_EXTENSIONS | {"dll", "iso", "img", "vhd", "vhdx", "zip", "rar", "7z"}
 # script type tag -> the extensions a name may have for it
 _SCRIPT_EXTENSIONS = {
     "script-bat": frozenset({"bat", "cmd"}),

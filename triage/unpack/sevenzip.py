@@ -299,8 +299,9 @@ def _derive_key(password: str, cycles: int, salt: bytes) -> bytes:
 def _plausible(lock: _Lock, password: str) -> bool:
     """Whether `password` decrypts the folder's first block into the start of an LZMA / LZMA2 stream.
 
-    A wrong key gives noise that passes about once in two thousand guesses; only those (and the right one) go
-    on to py7zr's full check. Unknown inner coders cannot be checked here and always pass.
+    A wrong key gives noise that passes about once in a hundred guesses (mostly a first byte 0x00 or 0x01, which
+    a real LZMA2 stream may start with); only those (and the right one) go on to py7zr's full check. Unknown
+    inner coders cannot be checked here and always pass.
     """
     if lock.inner is None or len(lock.first_block) < 16:
         return True
