@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, make_message
+from tests.conftest import CORPUS, ROOT, make_message
 from triage.frontends.cli import main
 
 SAMPLES = ROOT / "samples"
@@ -103,3 +103,22 @@ def test_hostile_subject_cannot_inject_markup_or_controls(capsys: pytest.Capture
     assert code in (0, 3, 4)
     assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
     assert "[bold red]fake[/]" in out
+
+
+_MSG_DIR = CORPUS / "msg" / "hughbe__MsgReader"
+
+
+@pytest.mark.skipif(not _MSG_DIR.exists(), reason="shared corpus not present")
+def test_outlook_msg_is_scanned_as_the_message_it_holds(capsys: pytest.CaptureFixture[str]) -> None:
+    path = _MSG_DIR / "aspose_email__Aspose_Email_for_Java__EmbededMessageAsAttachment.msg"
+    assert main(["scan", "--json", str(path)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert "email" in report["artifacts"][0]["types"]
+    assert report["message"]["subject"]
+    assert not [f for f in report["findings"] if f["id"] == "FILENAME_TYPE_MISMATCH"]
+
+
+@pytest.mark.skipif(not _MSG_DIR.exists(), reason="shared corpus not present")
+def test_outlook_item_that_is_not_mail_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["scan", str(_MSG_DIR / "aquasync__ruby_msg__contact-plain.msg")]) == 1
+    assert "is not a message" in capsys.readouterr().err

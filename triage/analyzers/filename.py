@@ -133,8 +133,10 @@ class FilenameAnalyzer:
 
     def analyze(self, target: ArtifactView, ctx: PluginContext) -> Iterable[Finding]:
         name = target.name
-        if not name or target.artifact.meta.get("decoded"):
-            return []  # no name, or one we gave to source decoded out of a document
+        if not name or target.artifact.meta.get("decoded") or target.artifact.parent is None:
+            # No name; or one we gave to source decoded out of a document; or the scanned input's own file name,
+            # which the analyst or the mail store chose (a .msg converted to RFC 822, a saved .txt).
+            return []
         findings: list[Finding] = []
         for finding_id, strength, evidence in (
             self._hidden_characters(name),

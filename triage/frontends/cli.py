@@ -89,6 +89,7 @@ def _scan(args: argparse.Namespace) -> int:
     from triage.engine import Engine
     from triage.report.json import render_json
     from triage.report.text import print_reports, print_summary
+    from triage.sources.msg import MsgError, NotMail, is_ole, msg_to_rfc822
     from triage.sources.paths import iter_sources, read_source
 
     try:
@@ -121,7 +122,9 @@ def _scan(args: argparse.Namespace) -> int:
             raw = read_source(source, limit)
             if len(raw) > limit:
                 raise ValueError(f"larger than max_message_size ({limit} bytes); not scanned")
-        except (OSError, ValueError) as exc:
+            if is_ole(raw):  # an Outlook .msg: scanned as the RFC 822 message it holds
+                raw = msg_to_rfc822(raw, limit=limit)
+        except (OSError, ValueError, NotMail, MsgError) as exc:
             print(f"triage: {source.name}: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
             errors += 1
             continue

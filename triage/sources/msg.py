@@ -67,7 +67,7 @@ def msg_to_rfc822(data: bytes, *, limit: int) -> bytes:
     except Exception as exc:  # the library raises anything on crafted input
         raise MsgError(f"not a readable .msg: {type(exc).__name__}: {str(exc)[:200]}") from exc
     try:
-        klass = str(safe(lambda: msg.classType) or "").lower()
+        klass = str(safe(lambda: msg.classType) or "").rstrip("\x00").lower()
         if klass and not klass.startswith(_MAIL_CLASSES):
             raise NotMail(f"Outlook item of class {klass!r} is not a message")
         out = _convert(msg, _Budget(limit), 0).as_bytes(policy=email.policy.SMTP)
