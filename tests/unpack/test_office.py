@@ -276,3 +276,35 @@ def test_encrypted_docm_in_aes_zip_with_passwords_in_japanese_body(engine: Engin
     assert any(a.meta.get("decoded") == "vba" and a.parent == decrypted.id for a in report.artifacts)
     assert not [n for n in report.notes if n.kind is NoteKind.CRASHED]
     assert report.verdict.level.value == "malicious"
+
+
+def test_a_decryption_derives_each_password_hash_once() -> None:
+    import hashlib
+
+    from triage.unpack.office import _AGILE_MEMO, _decrypt, memoized_derivation
+
+    calls: list[str] = []
+
+    def slow(password: str, salt: bytes, algorithm: str, rounds: int) -> Any:
+        calls.append(password)
+        return hashlib.sha512(salt + password.encode("utf-16-le"))
+
+    derive = memoized_derivation(slow)
+    token = _AGILE_MEMO.set({})
+    try:
+        first = derive("pw", b"salt", "SHA512", 100000)
+        again = derive("pw", b"salt", "SHA512", 100000)
+        other = derive("other", b"salt", "SHA512", 100000)
+    finally:
+        _AGILE_MEMO.reset(token)
+    assert calls == ["pw", "other"]
+    assert first is not again and first.digest() == again.digest() != other.digest()
+    derive("pw", b"salt", "SHA512", 100000)  # outside a decryption: nothing is remembered
+    assert calls == ["pw", "other", "pw"]
+
+    plain = so.docx()
+    encrypted = so.encrypted_docx("Doc2026", plain)
+    opened = _decrypt(encrypted, "Doc2026", 10_000_000, [])
+    assert opened is not None and opened.startswith(b"PK")
+    assert _decrypt(encrypted, "wrong", 10_000_000, []) is None
+    assert _AGILE_MEMO.get() is None

@@ -16,7 +16,15 @@ from tests.conftest import CORPUS
 from triage.errors import ConfigError
 from triage.model import NoteKind
 from triage.plugins import Child, DeadlineExceeded
-from triage.unpack.sevenzip import SevenZipUnpacker, _content_lock, _derive_key, _guess_cost_refused, _Lock, _plausible
+from triage.unpack.sevenzip import (
+    SevenZipUnpacker,
+    _content_lock,
+    _derive_key,
+    _guess_cost_refused,
+    _Lock,
+    _open,
+    _plausible,
+)
 
 from ._fake_ctx import FakeConfig, FakeContext, pw, view
 
@@ -164,6 +172,20 @@ def test_py7zr_reads_what_we_build() -> None:
 )
 def test_fast_key_derivation_matches_py7zr(password: str, cycles: int, salt: bytes) -> None:
     assert _derive_key(password, cycles, salt) == calculate_key(password.encode("utf-16-le"), cycles, salt, "sha256")
+
+
+def test_py7zr_derives_keys_with_ours_once_we_open_an_archive() -> None:
+    import py7zr.compressor
+
+    archive = sevenzip([("a.txt", b"secret text")], password="pw-2026", encrypt_names=True)
+    with _open(archive, "pw-2026") as opened:
+        assert opened.getnames() == ["a.txt"]  # the names are encrypted: listing them decrypts the header
+    fast = py7zr.compressor.calculate_key
+    assert getattr(fast, "_triage_fast", False)
+    for password, cycles, salt in (("pw", 19, b""), ("ひみつ", 5, b"salt")):
+        raw = password.encode("utf-16-le")
+        assert fast(raw, cycles, salt, "sha256") == calculate_key(raw, cycles, salt, "sha256")
+    assert fast(b"odd", 3, b"", "sha256") == calculate_key(b"odd", 3, b"", "sha256")  # not UTF-16: py7zr's own
 
 
 def test_lock_check_passes_the_right_password_and_rejects_almost_all_others() -> None:

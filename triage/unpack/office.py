@@ -24,7 +24,8 @@ from __future__ import annotations
 import io
 import struct
 import time
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -494,6 +495,8 @@ def _decrypt(data: bytes, password: str, cap: int, failure: list[str]) -> bytes 
     import msoffcrypto
     from msoffcrypto import exceptions
 
+    _derive_agile_hash_once()
+    memo = _AGILE_MEMO.set({})
     try:
         office = msoffcrypto.OfficeFile(io.BytesIO(data))
         if type(office).__name__ == "OOXMLFile":
@@ -508,9 +511,46 @@ def _decrypt(data: bytes, password: str, cap: int, failure: list[str]) -> bytes 
         if not failure:
             failure.append(f"cannot decrypt: {type(exc).__name__}: {exc}"[:200])
         return None
+    finally:
+        _AGILE_MEMO.reset(memo)
     result = out.getvalue()
     if not result or len(result) > cap:
         if not failure:
             failure.append("decrypted content empty or over the size budget")
         return None
     return result
+
+
+# The agile-encryption hashes derived during one `_decrypt` call (see `_derive_agile_hash_once`); None outside.
+_AGILE_MEMO: ContextVar[dict[tuple[Any, ...], Any] | None] = ContextVar("triage_agile_memo", default=None)
+
+
+def _derive_agile_hash_once() -> None:
+    """Have msoffcrypto-tool derive each agile-encryption password hash once per decryption instead of twice.
+
+    `load_key(verify_password=True)` runs the 100,000-round SHA-512 derivation for the verifier and again for the
+    key: about 0.15 s each, which made a right password cost twice a wrong one. Inside `_decrypt` (and only there:
+    the memo lives in a context variable set for that call) the replacement reuses the first result and returns
+    copies, so callers see exactly what the original returns.
+    """
+    from msoffcrypto.method.ecma376_agile import ECMA376Agile
+
+    original = ECMA376Agile._derive_iterated_hash_from_password
+    if not getattr(original, "_triage_memo", False):
+        ECMA376Agile._derive_iterated_hash_from_password = staticmethod(memoized_derivation(original))
+
+
+def memoized_derivation(original: Callable[[str, bytes, str, int], Any]) -> Callable[[str, bytes, str, int], Any]:
+    """`original`, remembering its results while `_AGILE_MEMO` holds a dict (copies of hash objects returned)."""
+
+    def derive(password: str, salt: bytes, algorithm: str, rounds: int) -> Any:
+        memo = _AGILE_MEMO.get()
+        if memo is None:
+            return original(password, salt, algorithm, rounds)
+        key = (password, bytes(salt), algorithm, rounds)
+        if key not in memo:
+            memo[key] = original(password, salt, algorithm, rounds)
+        return memo[key].copy()
+
+    derive._triage_memo = True  # type: ignore[attr-defined]
+    return derive
