@@ -516,6 +516,41 @@ def _chm() -> tuple[str, Sample]:
     )
 
 
+def _dropper() -> tuple[str, Sample]:
+    # A dropper as the report describes them: the beaconing program carried as a resource of another, whose
+    # compile time was wiped to zero.
+    exe = pe.build_pe(
+        imports={"KERNEL32.dll": ["FindResourceA", "LoadResource", "WriteFile", "CreateProcessA", "ExitProcess"]},
+        resources=[pe.Resource(pe.RT_RCDATA, 101, pe.beacon_pe(original_name=None))],
+        timestamp=0,
+    )
+    data = build_zip([ZipMember("人事異動.exe".encode("cp932"), exe, (2026, 3, 25, 18, 0, 0))])
+    body = (
+        f"各位\n\n{_GREETING}4月1日付の人事異動について内示をお送りします。\n"
+        f"取り扱いにはご注意ください。{_CLOSING}{_sig(_SOUMU)}"
+    )
+    return "pe", _mail(
+        "40_dropper_exe_zero_timestamp.eml",
+        subject="人事異動の内示について",
+        body=body,
+        attachments=[Attachment("人事異動.zip", _ZIP, data)],
+        when=at(2026, 3, 26, 8, 50, 10),
+        sender=_SOUMU,
+    )
+
+
+def _pdf_remote_action() -> tuple[str, Sample]:
+    body = f"ご担当者様\n\n{_GREETING}契約書の最新版をお送りします。{_CLOSING}{_sig(_PARTNER)}"
+    return "pdf", _mail(
+        "41_pdf_unc_remote_action.eml",
+        subject="契約書（最新版）",
+        body=body,
+        attachments=[Attachment("契約書.pdf", _PDF, pdf.remote_action_pdf())],
+        when=at(2026, 6, 22, 10, 4, 55),
+        sender=_PARTNER,
+    )
+
+
 _BUILDERS: tuple[Callable[[], tuple[str, Sample]], ...] = (
     _beacon_zip,
     _packed_scr,
@@ -542,12 +577,19 @@ _BUILDERS: tuple[Callable[[], tuple[str, Sample]], ...] = (
     _rtf_equation,
     _ichitaro,
     _chm,
+    _dropper,
+    _pdf_remote_action,
 )
 
 
 def payload_samples() -> list[Sample]:
     """Every payload sample, in file-name order."""
     return [builder()[1] for builder in _BUILDERS]
+
+
+def _member(zip_bytes: bytes) -> bytes:
+    with pyzipper.ZipFile(io.BytesIO(zip_bytes)) as zf:
+        return zf.read(zf.infolist()[0])
 
 
 def verify_payloads(samples: Sequence[Sample]) -> list[str]:
@@ -569,6 +611,7 @@ def verify_payloads(samples: Sequence[Sample]) -> list[str]:
         ("15 member", exe),
         ("16", pe.upx_like_pe()),
         ("17", by_file["17_self_extracting_exe.eml"].attachments[0].data),
+        ("40 member", _member(by_file["40_dropper_exe_zero_timestamp.eml"].attachments[0].data)),
     ):
         parsed = pefile.PE(data=data, fast_load=True)
         entry = parsed.get_offset_from_rva(parsed.OPTIONAL_HEADER.AddressOfEntryPoint)
