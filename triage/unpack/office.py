@@ -66,7 +66,7 @@ _OOXML_OWN_DIRS = ("/media/", "/fonts/", "/printersettings/", "docprops/", "cust
 _EMBEDDED_STREAMS = frozenset({"package", "contents", "\x01ole10native"})
 
 _DEFAULTS: Mapping[str, int] = {"max_objects": 200, "max_macro_chars": 2_000_000}
-_DEFAULT_DECRYPT_SECONDS = 8.0
+_DEFAULT_DECRYPT_SECONDS = 3.0
 # Guesses stop this long before the scan's deadline, so the outcome is still reported (not lost to a timeout).
 _DEADLINE_MARGIN = 1.0
 
