@@ -3,13 +3,34 @@
 Starts a throw-away Postfix on 127.0.0.1 (the gateway tests' harness, tests/gateway/_postfix.py), drives N
 concurrent SMTP sessions sending a fixed mix of samples/*.eml and corpus messages (/work/shared/corpus/**/*.eml)
 through a Postfix without a milter (the baseline) and one with the milter, in alternating rounds, and prints for
-each: messages/s, p50/p99 latency of the SMTP transaction (MAIL FROM to the reply to DATA) for messages under
-1 MB, and sent vs delivered/held/rejected. The added latency is the milter's percentile minus the baseline's.
-It also prints the CPU time the milter and its workers spent per message, which does not depend on how busy
-the machine is.
+each: messages/s, p50/p99 latency for messages under 1 MB, and sent vs delivered/held/rejected/lost. The added
+latency is the milter's percentile minus the baseline's. It also prints the CPU time the milter and its workers
+spent per message, which does not depend on how busy the machine is.
 
-Needs root and Debian's postfix (like the gateway tests). Bounded: --messages and --sessions, loopback only.
-    .venv/bin/python bench/gateway_load.py --sessions 20 --messages 400
+Two modes:
+
+closed loop (default, no --rate): every session sends its next message as soon as the previous one is answered,
+    so the milter runs flat out. msg/s is the gateway's capacity on this machine; the latency is the SMTP
+    transaction (MAIL FROM to the reply to DATA) and, at saturation, mostly time spent queueing for a worker.
+    Kept so that old figures stay comparable.
+
+open loop (--rate R, may be repeated): R messages per second are offered in total, spread over the N sessions on
+    a fixed schedule: message j (session j mod N, its (j div N)-th message) is due at t0 + j/R. A session waits
+    for the due time; if its previous reply came back late it sends at once, but never before a message is due,
+    so it never bursts ahead of the schedule. Latency is measured from the *due* time to the reply to DATA, so a
+    late send counts against the gateway (no coordinated omission): below capacity it is the transaction time,
+    near capacity it grows with the backlog. "achieved" is messages answered / (last reply - t0); when it falls
+    short of the offered rate the gateway is saturated at that rate and its latency figures are a queue.
+    "lag p99" is how late sends went out against the schedule (the sessions' own backlog). Each rate gets its
+    baseline and milter runs, interleaved round by round, then one table:
+        rate  achieved  baseline p50/p99  milter p50/p99  added p50/p99  CPU ms/msg  lost
+    The issue's target (p99 added <= 150 ms for messages under 1 MB at 20 sessions, 0 lost) is judged per rate.
+
+Needs root and Debian's postfix (like the gateway tests). Bounded: --sessions <= 100, --messages <= 5000,
+--rounds <= 10, --rate <= 1000 msg/s, at most 8 rates, a paced run's schedule <= 600 s, and every run stops
+sending at its schedule + 120 s (messages not sent by then are counted "unsent"); loopback only.
+    .venv/bin/python bench/gateway_load.py --sessions 20 --messages 400 --rounds 2
+    .venv/bin/python bench/gateway_load.py --sessions 20 --messages 400 --rounds 2 --rate 25 --rate 50 --rate 100
 """
 
 from __future__ import annotations
@@ -34,6 +55,11 @@ from gateway._postfix import DOMAIN, Milter, Postfix, _descendants, running_post
 
 CORPUS = Path(os.environ.get("TRIAGE_CORPUS", ROOT.parent / "shared" / "corpus"))
 SMALL = 1024 * 1024
+MAX_RATE = 1000.0
+MAX_RATES = 8
+MAX_SCHEDULE = 600.0  # seconds one paced run may be scheduled over
+SLACK = 120.0  # seconds past the schedule (or past 600 s, closed loop) after which a run stops sending
+TARGET_MS = 150.0
 SITE = """
 [gateway]
 workers = 2
@@ -45,13 +71,22 @@ deadline_seconds = 20.0
 class Run:
     name: str
     latencies: list[float] = field(default_factory=list)  # seconds, messages < 1 MB
+    lags: list[float] = field(default_factory=list)  # seconds a paced send went out after its due time
     accepted: int = 0
     rejected: int = 0
     tempfailed: int = 0
+    unsent: int = 0
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    answered: int = 0
     delivered: int = 0
     held: int = 0
+    cpu: float = 0.0  # milter + workers, seconds
+    verdict_ms: list[float] = field(default_factory=list)  # end of message to verdict, from the milter's log
+
+    @property
+    def lost(self) -> int:
+        return self.accepted - self.delivered - self.held
 
 
 def load_messages(count: int, seed: int) -> list[bytes]:
@@ -69,21 +104,40 @@ def load_messages(count: int, seed: int) -> list[bytes]:
     return out[:count]
 
 
-def drive(postfix: Postfix, messages: list[bytes], sessions: int, name: str) -> Run:
+def drive(postfix: Postfix, messages: list[bytes], sessions: int, name: str, rate: float = 0.0) -> Run:
+    """Send `messages` over `sessions` connections: closed loop if `rate` is 0, else paced at `rate` msg/s."""
     run = Run(name)
     lock = threading.Lock()
     shares = [messages[i::sessions] for i in range(sessions)]
+    # Paced: the first message is due once every session has had time to connect; closed loop: the clock starts
+    # with the threads, connects included, as it always has (so old figures stay comparable).
+    t0 = time.monotonic() + (0.5 if rate > 0 else 0.0)
+    stop_at = t0 + (len(messages) / rate if rate > 0 else 600.0) + SLACK
+    last_reply = [t0]
 
-    def session(share: list[bytes]) -> None:
+    def session(index: int, share: list[bytes]) -> None:
         try:
             smtp = postfix.smtp()
         except OSError as exc:
             with lock:
                 run.errors.append(f"connect: {exc}")
+                run.unsent += len(share)
             return
         with smtp:
-            for raw in share:
-                started = time.monotonic()
+            for k, raw in enumerate(share):
+                now = time.monotonic()
+                if now >= stop_at:
+                    with lock:
+                        run.unsent += len(share) - k
+                    return
+                if rate > 0:
+                    due = t0 + (k * sessions + index) / rate
+                    if due > now:
+                        time.sleep(due - now)
+                    started = time.monotonic()
+                    lag = started - due
+                else:
+                    due, lag = now, 0.0
                 try:
                     smtp.sendmail("bench@example.org", [f"user@{DOMAIN}"], raw)
                     outcome = "accepted"
@@ -94,20 +148,24 @@ def drive(postfix: Postfix, messages: list[bytes], sessions: int, name: str) -> 
                     with lock:
                         run.errors.append(f"{type(exc).__name__}: {exc}")
                     continue
-                elapsed = time.monotonic() - started
+                replied = time.monotonic()
                 with lock:
                     setattr(run, outcome, getattr(run, outcome) + 1)
+                    run.answered += 1
+                    last_reply[0] = max(last_reply[0], replied)
+                    if rate > 0:
+                        run.lags.append(lag)
                     if len(raw) < SMALL:
-                        run.latencies.append(elapsed)
+                        run.latencies.append(replied - due)  # paced: from the due time, not the actual send
 
-    threads = [threading.Thread(target=session, args=(share,)) for share in shares]
+    threads = [threading.Thread(target=session, args=(i, share)) for i, share in enumerate(shares)]
     delivered0, held0 = postfix.count_delivered(), postfix.count_held()
-    started = time.monotonic()
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=600)
-    run.seconds = time.monotonic() - started
+        thread.join(timeout=max(1.0, stop_at + 130 - time.monotonic()))  # a reply waits at most 120 s
+    # paced: to the last reply, so a run that kept up achieves ~the offered rate; closed loop: to the last thread
+    run.seconds = max((last_reply[0] if rate > 0 else time.monotonic()) - t0, 1e-9)
     # wait until everything accepted is in the Maildir or the hold queue
     end = time.monotonic() + 120
     while time.monotonic() < end:
@@ -130,6 +188,12 @@ def cpu_seconds(pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def verdicts(milter: Milter) -> list[float]:
+    """Every `message` event's duration_ms in the milter's log so far, in order."""
+    events = [json.loads(line) for line in milter.log().splitlines() if '"event": "message"' in line]
+    return [float(e["duration_ms"]) for e in events]
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -138,12 +202,12 @@ def pct(values: list[float], q: float) -> float:
 
 
 def report(run: Run, total: int) -> None:
-    lost = run.accepted - run.delivered - run.held
+    unsent = f"  unsent {run.unsent}" if run.unsent else ""
     print(
-        f"{run.name:>9}: {total / run.seconds:7.1f} msg/s  p50 {pct(run.latencies, 0.5) * 1000:7.1f} ms  "
+        f"{run.name:>9}: {run.answered / run.seconds:7.1f} msg/s  p50 {pct(run.latencies, 0.5) * 1000:7.1f} ms  "
         f"p99 {pct(run.latencies, 0.99) * 1000:7.1f} ms  sent {total}  accepted {run.accepted}  "
         f"delivered {run.delivered}  held {run.held}  rejected {run.rejected}  tempfailed {run.tempfailed}  "
-        f"errors {len(run.errors)}  lost {lost}"
+        f"errors {len(run.errors)}{unsent}  lost {run.lost}"
     )
     for error in run.errors[:5]:
         print(f"           {error}")
@@ -153,10 +217,50 @@ def merge(runs: list[Run], name: str) -> Run:
     total = Run(name)
     for run in runs:
         total.latencies += run.latencies
+        total.lags += run.lags
         total.errors += run.errors
-        for key in ("accepted", "rejected", "tempfailed", "seconds", "delivered", "held"):
+        total.verdict_ms += run.verdict_ms
+        for key in ("accepted", "rejected", "tempfailed", "unsent", "seconds", "answered", "delivered", "held", "cpu"):
             setattr(total, key, getattr(total, key) + getattr(run, key))
     return total
+
+
+def added(baseline: Run, gateway: Run, q: float) -> float:
+    return (pct(gateway.latencies, q) - pct(baseline.latencies, q)) * 1000
+
+
+def summary(baseline: Run, gateway: Run, sent: int) -> None:
+    """The lines both modes print for one pair of merged runs."""
+    report(baseline, sent)
+    report(gateway, sent)
+    mean_added = (statistics.fmean(gateway.latencies) - statistics.fmean(baseline.latencies)) * 1000
+    print(
+        f"added latency (<1 MB): p50 {added(baseline, gateway, 0.5):.1f} ms  p99 {added(baseline, gateway, 0.99):.1f} "
+        f"ms  mean {mean_added:.1f} ms"
+    )
+    print(f"milter CPU (milter + workers): {gateway.cpu * 1000 / sent:.1f} ms per message")
+    print(
+        f"end-of-message to verdict in the milter (scan + wait for a worker): p50 {pct(gateway.verdict_ms, 0.5):.1f} "
+        f"ms  p99 {pct(gateway.verdict_ms, 0.99):.1f} ms"
+    )
+
+
+def table(rates: list[float], pairs: list[tuple[Run, Run]], sent: int) -> None:
+    print()
+    print(
+        f"{'rate':>6} {'achieved':>8} {'baseline p50/p99':>17} {'milter p50/p99':>17} {'added p50/p99':>17} "
+        f"{'lag p99':>8} {'CPU/msg':>8} {'lost':>5}  target"
+    )
+    for rate, (baseline, gateway) in zip(rates, pairs, strict=True):
+        ms = [pct(r.latencies, q) * 1000 for r in (baseline, gateway) for q in (0.5, 0.99)]
+        add50, add99 = added(baseline, gateway, 0.5), added(baseline, gateway, 0.99)
+        ok = add99 <= TARGET_MS and gateway.lost == 0 and not gateway.errors and not gateway.unsent
+        print(
+            f"{rate:6.0f} {gateway.answered / gateway.seconds:8.1f} {ms[0]:8.1f}/{ms[1]:<8.1f} "
+            f"{ms[2]:8.1f}/{ms[3]:<8.1f} {add50:8.1f}/{add99:<8.1f} {pct(gateway.lags, 0.99) * 1000:8.1f} "
+            f"{gateway.cpu * 1000 / sent:8.1f} {gateway.lost:5d}  {'met' if ok else 'NOT met'}"
+        )
+    print("(ms; achieved = the milter run's msg/s; lag p99 = how late the milter run's sends went out)")
 
 
 def main() -> int:
@@ -164,20 +268,33 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, default=20, help="concurrent SMTP sessions (max 100)")
     parser.add_argument("--messages", type=int, default=400, help="messages per run (max 5000)")
     parser.add_argument("--rounds", type=int, default=2, help="baseline and milter runs, interleaved (max 10)")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        action="append",
+        default=[],
+        help=f"offered msg/s in total, open loop (repeatable, max {MAX_RATE:.0f}); absent or 0: closed loop",
+    )
     parser.add_argument("--seed", type=int, default=5)
     args = parser.parse_args()
     sessions = max(1, min(args.sessions, 100))
     rounds = max(1, min(args.rounds, 10))
     messages = load_messages(max(1, min(args.messages, 5000)), args.seed)
+    rates = [r for r in args.rate if r > 0]
+    if any(r > MAX_RATE for r in rates) or len(rates) > MAX_RATES:
+        parser.error(f"at most {MAX_RATES} rates of at most {MAX_RATE:.0f} msg/s")
+    if rates and len(messages) / min(rates) > MAX_SCHEDULE:
+        parser.error(f"{len(messages)} messages at {min(rates)} msg/s take over {MAX_SCHEDULE:.0f} s: send fewer")
+    modes = rates or [0.0]
     small = sum(1 for m in messages if len(m) < SMALL)
+    paced = f", paced at {', '.join(f'{r:g}' for r in rates)} msg/s" if rates else ", closed loop"
     print(
-        f"{len(messages)} messages ({small} under 1 MB) x {rounds} rounds, {sessions} concurrent sessions, "
+        f"{len(messages)} messages ({small} under 1 MB) x {rounds} rounds, {sessions} concurrent sessions{paced}, "
         "127.0.0.1 only"
     )
     warm = messages[: min(20, len(messages))]
-    baselines: list[Run] = []
-    gateways: list[Run] = []
-    milter_cpu = 0.0
+    baselines: dict[float, list[Run]] = {rate: [] for rate in modes}
+    gateways: dict[float, list[Run]] = {rate: [] for rate in modes}
     # Both Postfix instances stay up and the runs alternate, so a change in the machine's load hits both alike.
     with running_postfix(with_milter=False) as plain, running_postfix(with_milter=True) as postfix:
         milter = Milter(postfix, SITE, factory=None)
@@ -187,31 +304,36 @@ def main() -> int:
             drive(postfix, warm, min(sessions, 5), "warm-up")
             assert milter.proc is not None
             for index in range(rounds):
-                baselines.append(drive(plain, messages, sessions, f"baseline{index}"))
-                cpu0 = cpu_seconds(milter.proc.pid)
-                gateways.append(drive(postfix, messages, sessions, f"milter{index}"))
-                milter_cpu += cpu_seconds(milter.proc.pid) - cpu0
-            events = [json.loads(line) for line in milter.log().splitlines() if '"event": "message"' in line]
-            scan_ms = [float(e["duration_ms"]) for e in events[len(warm) :]]
+                for rate in modes:
+                    baselines[rate].append(drive(plain, messages, sessions, f"baseline{index}", rate))
+                    cpu0, seen = cpu_seconds(milter.proc.pid), len(verdicts(milter))
+                    run = drive(postfix, messages, sessions, f"milter{index}", rate)
+                    run.cpu = cpu_seconds(milter.proc.pid) - cpu0
+                    run.verdict_ms = verdicts(milter)[seen:]
+                    gateways[rate].append(run)
         finally:
             milter.stop()
-    baseline, gateway = merge(baselines, "baseline"), merge(gateways, "milter")
     sent = len(messages) * rounds
-    report(baseline, sent)
-    report(gateway, sent)
-    added50 = (pct(gateway.latencies, 0.5) - pct(baseline.latencies, 0.5)) * 1000
-    added99 = (pct(gateway.latencies, 0.99) - pct(baseline.latencies, 0.99)) * 1000
-    mean_added = (statistics.fmean(gateway.latencies) - statistics.fmean(baseline.latencies)) * 1000
-    print(f"added latency (<1 MB): p50 {added50:.1f} ms  p99 {added99:.1f} ms  mean {mean_added:.1f} ms")
-    print(f"milter CPU (milter + workers): {milter_cpu * 1000 / sent:.1f} ms per message")
-    print(
-        f"end-of-message to verdict in the milter (scan + wait for a worker): p50 {pct(scan_ms, 0.5):.1f} ms  "
-        f"p99 {pct(scan_ms, 0.99):.1f} ms"
-    )
+    pairs = [(merge(baselines[rate], "baseline"), merge(gateways[rate], "milter")) for rate in modes]
+    for rate, (baseline, gateway) in zip(modes, pairs, strict=True):
+        if rate > 0:
+            print(
+                f"\n-- offered {rate:g} msg/s: achieved baseline {baseline.answered / baseline.seconds:.1f}, "
+                f"milter {gateway.answered / gateway.seconds:.1f} msg/s; latency from each message's due time; "
+                f"send lag p99 baseline {pct(baseline.lags, 0.99) * 1000:.1f} ms, "
+                f"milter {pct(gateway.lags, 0.99) * 1000:.1f} ms"
+            )
+        summary(baseline, gateway, sent)
+    if rates:
+        table(rates, pairs, sent)
     print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
-    lost = gateway.accepted - gateway.delivered - gateway.held
-    print(f"target p99 added <= 150 ms: {'met' if added99 <= 150 else 'NOT met'}; lost: {lost}")
-    return 0 if lost == 0 and not gateway.errors else 1
+    failed = False
+    for rate, (baseline, gateway) in zip(modes, pairs, strict=True):
+        met = added(baseline, gateway, 0.99) <= TARGET_MS
+        at = f" at {rate:g} msg/s" if rate > 0 else ""
+        print(f"target p99 added <= 150 ms{at}: {'met' if met else 'NOT met'}; lost: {gateway.lost}")
+        failed = failed or gateway.lost != 0 or bool(gateway.errors) or gateway.unsent != 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -525,3 +525,15 @@ def test_repaired_file_with_a_destination_openaction_stays_clean() -> None:
     assert ctx.meta["pdf_repaired"] is True
     assert ctx.ids() == []
     assert ctx.notes == []
+
+
+def test_rich_media_annotation() -> None:
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Annots [4 0 R] >>",
+        b"<< /Type /Annot /Subtype /RichMedia /Rect [0 0 99 99] /RichMediaContent << /Assets << /Names [] >> >> >>",
+    ]
+    ctx = analyze(sk.build_pdf(objects))
+    assert ctx.evidence("PDF_RICH_MEDIA") == ("RichMedia (Flash/3D) content",)
+    assert "PDF_RICH_MEDIA" not in analyze(sk.text_pdf()).strengths
