@@ -6,7 +6,8 @@ with `error` set, so the sweep records it (and never calls it clean) instead of 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import mailbox
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Literal
 
@@ -60,3 +61,31 @@ def unreadable(source_id: str, container: str, folder: str, why: str, size: int 
 
 def skipped(source_id: str, container: str, folder: str, size: int) -> MailEntry:
     return MailEntry(source_id=source_id, container=container, folder=folder, kind="done", data=b"", size=size)
+
+
+def read_mailbox_messages(
+    box: mailbox.Mailbox[mailbox.Message],
+    keys: Iterable[str],
+    *,
+    prefix: str,
+    container: str,
+    folder: str,
+    limit: int,
+    want: Want,
+) -> Iterator[MailEntry]:
+    """Each keyed message of a stdlib mailbox (Maildir, MH), read bounded; ids are `prefix:container|folder@key`."""
+    for key in keys:
+        source_id = f"{prefix}:{container}|{folder}@{key}"
+        if not want(source_id):
+            yield skipped(source_id, container, folder, 0)
+            continue
+        try:
+            with box.get_file(key) as fh:
+                data = read_capped(fh, limit)  # type: ignore[arg-type]
+        except (OSError, KeyError) as exc:
+            yield unreadable(source_id, container, folder, f"unreadable: {exc}")
+            continue
+        if data is None:
+            yield too_large(source_id, container, folder, limit + 1, limit)
+        else:
+            yield MailEntry(source_id, container, folder, "rfc822", data, len(data))

@@ -10,7 +10,7 @@ import mailbox
 from collections.abc import Iterator
 from pathlib import Path
 
-from triage.sources.entry import MailEntry, Want, read_capped, skipped, too_large, unreadable
+from triage.sources.entry import MailEntry, Want, read_mailbox_messages, unreadable
 
 
 def is_maildir(path: Path) -> bool:
@@ -38,18 +38,6 @@ def _folder(box: mailbox.Maildir, container: str, folder: str, limit: int, want:
     except OSError as exc:
         yield unreadable(f"maildir:{container}|{folder}", container, folder, f"unreadable: {exc.strerror}")
         return
-    for key in keys:
-        source_id = f"maildir:{container}|{folder}@{key}"
-        if not want(source_id):
-            yield skipped(source_id, container, folder, 0)
-            continue
-        try:
-            with box.get_file(key) as fh:
-                data = read_capped(fh, limit)  # type: ignore[arg-type]
-        except (OSError, KeyError) as exc:
-            yield unreadable(source_id, container, folder, f"unreadable: {exc}")
-            continue
-        if data is None:
-            yield too_large(source_id, container, folder, limit + 1, limit)
-        else:
-            yield MailEntry(source_id, container, folder, "rfc822", data, len(data))
+    yield from read_mailbox_messages(
+        box, keys, prefix="maildir", container=container, folder=folder, limit=limit, want=want
+    )

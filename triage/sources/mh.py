@@ -9,7 +9,7 @@ import mailbox
 from collections.abc import Iterator
 from pathlib import Path
 
-from triage.sources.entry import MailEntry, Want, read_capped, skipped, too_large, unreadable
+from triage.sources.entry import MailEntry, Want, read_mailbox_messages, unreadable
 
 _MAX_FOLDER_DEPTH = 16
 
@@ -31,23 +31,11 @@ def _walk(box: mailbox.MH, container: str, folder: str, limit: int, want: Want, 
         yield unreadable(f"mh:{container}|{folder}", container, folder, f"unreadable: {exc.strerror}")
         return
     here = Path(container) / folder
-    for key in keys:
-        if (here / str(key)).is_dir():
-            continue  # a subfolder with a numeric name, which mailbox.MH lists as a message
-        source_id = f"mh:{container}|{folder}@{key}"
-        if not want(source_id):
-            yield skipped(source_id, container, folder, 0)
-            continue
-        try:
-            with box.get_file(key) as fh:
-                data = read_capped(fh, limit)  # type: ignore[arg-type]
-        except (OSError, KeyError) as exc:
-            yield unreadable(source_id, container, folder, f"unreadable: {exc}")
-            continue
-        if data is None:
-            yield too_large(source_id, container, folder, limit + 1, limit)
-        else:
-            yield MailEntry(source_id, container, folder, "rfc822", data, len(data))
+    # a subfolder with a numeric name is listed by mailbox.MH as a message too
+    messages = [key for key in keys if not (here / str(key)).is_dir()]
+    yield from read_mailbox_messages(
+        box, messages, prefix="mh", container=container, folder=folder, limit=limit, want=want
+    )
     if depth >= _MAX_FOLDER_DEPTH:
         return
     try:

@@ -1,5 +1,6 @@
 """What the non-zip archive unpackers (7z, RAR, LZH, tar, ISO, CAB) share: option parsing, member names and
-metadata, the bomb / size-budget / corrupt outcomes reported the same way as zip.py does, and bounded reads.
+metadata, the bomb / size-budget / corrupt outcomes reported the same way as zip.py does, and bounded reads;
+and, for the single-stream compressors (gzip, bzip2, xz), one way to turn a bounded decompression into a child.
 
 Bomb thresholds, traversal detection and evidence escaping come from `triage.unpack.zip` (one definition);
 this module only adds what every "list, check declared sizes, read into memory" unpacker repeats.
@@ -32,6 +33,7 @@ __all__ = [
     "UNREADABLE_TOO_LARGE",
     "ArchiveOptions",
     "Member",
+    "StreamResult",
     "archive_options",
     "decode_legacy",
     "read_capped",
@@ -39,6 +41,7 @@ __all__ = [
     "report_corrupt",
     "report_too_large",
     "show",
+    "stream_child",
 ]
 
 _READ_STEP = 1024 * 1024
@@ -167,3 +170,53 @@ def read_capped(stream: BinaryIO, limit: int, check_deadline: Callable[[], None]
             break
         out += piece
     return bytes(out)
+
+
+@dataclass(frozen=True)
+class StreamResult:
+    """A single-stream decompression, stopped at its output bound: what came out and how it ended."""
+
+    data: bytes
+    streams: int  # concatenated members decoded (cat a.gz b.gz; pbzip2)
+    truncated: bool  # the input ended inside a stream
+    trailing: int  # bytes after the last stream that are not another stream
+    error: str | None = None  # the stream is corrupt
+
+
+def stream_child(
+    ctx: PluginContext,
+    result: StreamResult,
+    *,
+    kind: str,
+    compressed: int,
+    bombs: BombLimits,
+    cap: int,
+    name: str | None,
+    shown: str,
+    meta: dict[str, JsonValue],
+    count_key: str = "streams",
+) -> Child:
+    """The one child of a gzip / bzip2 / xz file, or an unreadable child with the bomb, budget or corrupt
+    outcome reported; a truncated stream yields what it held, with a Note (the verdict cannot be complete)."""
+    produced = len(result.data)
+
+    def unreadable(reason: str) -> Child:
+        return Child(data=None, name=name, meta={**meta, "unreadable": reason})
+
+    if produced >= bombs.threshold(compressed):
+        report_bomb(ctx, bombs, shown, produced, compressed, declared=False)
+        return unreadable(UNREADABLE_BOMB)
+    if produced > cap:
+        ctx.note(NoteKind.LIMIT_SIZE, f"{show(shown)!r} decompresses past the size budget ({cap} bytes left)")
+        return unreadable(UNREADABLE_TOO_LARGE)
+    if result.error is not None:
+        ctx.note(NoteKind.UNPARSABLE, f"{show(shown)!r}: corrupt {kind} data ({show(result.error)})")
+        return unreadable(UNREADABLE_CORRUPT)
+    if result.streams > 1:
+        meta[count_key] = result.streams
+    if result.trailing:
+        meta["trailing_bytes"] = result.trailing
+    if result.truncated:
+        meta["truncated"] = True
+        ctx.note(NoteKind.UNPARSABLE, f"{show(shown)!r}: {kind} stream ends early; {produced} bytes recovered")
+    return Child(data=result.data, name=name, meta=meta)

@@ -16,15 +16,12 @@ from typing import TYPE_CHECKING
 
 from triage.model import JsonValue, NoteKind
 from triage.plugins import ArtifactView, Child, PluginContext
+from triage.unpack.archive_common import StreamResult, stream_child
 from triage.unpack.zip import (
-    UNREADABLE_BOMB,
-    UNREADABLE_CORRUPT,
-    UNREADABLE_TOO_LARGE,
     BombLimits,
     bomb_limits,
     has_traversal,
     inflate_limit,
-    show,
 )
 
 if TYPE_CHECKING:
@@ -93,15 +90,6 @@ def _name_from_artifact(name: str | None) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class _Gunzip:
-    data: bytes
-    members: int
-    truncated: bool
-    trailing: int  # bytes after the last member that are not another member
-    error: str | None = None
-
-
 class GzipUnpacker:
     """Inflates a gzip stream into one child."""
 
@@ -134,47 +122,25 @@ class GzipUnpacker:
             meta["path_traversal"] = True
         if header.mtime:
             meta["mtime"] = datetime.fromtimestamp(header.mtime, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        shown = show(name or target.name or target.id)
-
-        def unreadable(reason: str) -> Child:
-            return Child(data=None, name=name, meta={**meta, "unreadable": reason})
+        shown = name or target.name or target.id  # escaped where it is shown
 
         cap = ctx.max_child_size()
-        stop_at = inflate_limit(cap, self._bombs, len(data))
-        result = _gunzip(data, stop_at, ctx)
-        produced = len(result.data)
-        if produced >= self._bombs.threshold(len(data)):
-            ratio = produced / len(data)
-            ctx.emit(
-                "ARCHIVE_BOMB", (shown, f"ratio over {ratio:.0f}:1", f"inflated past {produced} bytes from {len(data)}")
-            )
-            ctx.note(
-                NoteKind.LIMIT_SIZE,
-                f"{shown!r} not extracted: a decompression bomb "
-                f"(ratio over {ratio:.0f}:1, limit {self._bombs.ratio:g})",
-            )
-            yield unreadable(UNREADABLE_BOMB)
-            return
-        if produced > cap:
-            ctx.note(NoteKind.LIMIT_SIZE, f"{shown!r} inflates past the size budget ({cap} bytes left)")
-            yield unreadable(UNREADABLE_TOO_LARGE)
-            return
-        if result.error is not None:
-            ctx.note(NoteKind.UNPARSABLE, f"{shown!r}: corrupt gzip data ({result.error})")
-            yield unreadable(UNREADABLE_CORRUPT)
-            return
-        if result.members > 1:
-            meta["members"] = result.members
-        if result.trailing:
-            meta["trailing_bytes"] = result.trailing
-        if result.truncated:
-            # What was inflated is real content: analyse it, but the verdict cannot be complete.
-            meta["truncated"] = True
-            ctx.note(NoteKind.UNPARSABLE, f"{shown!r}: gzip stream ends early; {produced} bytes recovered")
-        yield Child(data=result.data, name=name, meta=meta)
+        result = _gunzip(data, inflate_limit(cap, self._bombs, len(data)), ctx)
+        yield stream_child(
+            ctx,
+            result,
+            kind="gzip",
+            compressed=len(data),
+            bombs=self._bombs,
+            cap=cap,
+            name=name,
+            shown=shown,
+            meta=meta,
+            count_key="members",
+        )
 
 
-def _gunzip(data: bytes, stop_at: int, ctx: PluginContext) -> _Gunzip:
+def _gunzip(data: bytes, stop_at: int, ctx: PluginContext) -> StreamResult:
     """Inflate every member until the input ends or output reaches `stop_at` bytes."""
     src = memoryview(data)
     out = bytearray()
@@ -200,13 +166,13 @@ def _gunzip(data: bytes, stop_at: int, ctx: PluginContext) -> _Gunzip:
                     rest += more
                 if not rest.startswith(_MAGIC):
                     trailing = len(rest) + len(data) - pos
-                    return _Gunzip(bytes(out), members, truncated=False, trailing=trailing)
+                    return StreamResult(bytes(out), members, truncated=False, trailing=trailing)
                 # Another member follows (cat a.gz b.gz): gunzip joins them, so do we.
                 decomp = zlib.decompressobj(16 + zlib.MAX_WBITS)
                 pending = rest
                 continue
             if not piece and not pending and pos >= len(data):
-                return _Gunzip(bytes(out), members, truncated=True, trailing=0)
+                return StreamResult(bytes(out), members, truncated=True, trailing=0)
     except zlib.error as exc:
-        return _Gunzip(bytes(out), members, truncated=False, trailing=0, error=str(exc))
-    return _Gunzip(bytes(out), members, truncated=False, trailing=0)
+        return StreamResult(bytes(out), members, truncated=False, trailing=0, error=str(exc))
+    return StreamResult(bytes(out), members, truncated=False, trailing=0)

@@ -16,24 +16,23 @@ import bz2
 import io
 import lzma
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from triage.model import JsonValue, NoteKind
 from triage.plugins import ArtifactView, Child, DeadlineExceeded, PluginContext
 from triage.unpack.archive_common import (
-    UNREADABLE_BOMB,
     UNREADABLE_CORRUPT,
     UNREADABLE_TOO_LARGE,
     Member,
+    StreamResult,
     archive_options,
     decode_legacy,
     read_capped,
-    report_bomb,
     report_corrupt,
     report_too_large,
     show,
+    stream_child,
 )
 from triage.unpack.zip import BombLimits, bomb_limits, has_traversal, inflate_limit
 
@@ -147,22 +146,13 @@ class TarUnpacker:
 # -- single-stream compressors ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Stream:
-    data: bytes
-    streams: int
-    truncated: bool
-    trailing: int
-    error: str | None = None
-
-
 def _decompressor(kind: str) -> Any:
     if kind == "bzip2":
         return bz2.BZ2Decompressor()
     return lzma.LZMADecompressor(format=lzma.FORMAT_XZ, memlimit=_XZ_MEMLIMIT)
 
 
-def _decompress(kind: str, data: bytes, stop_at: int, check_deadline: Callable[[], None]) -> _Stream:
+def _decompress(kind: str, data: bytes, stop_at: int, check_deadline: Callable[[], None]) -> StreamResult:
     """Decompress every concatenated stream until the input ends or output reaches `stop_at` bytes."""
     magic = _BZ2_MAGIC if kind == "bzip2" else _XZ_MAGIC
     src = memoryview(data)
@@ -176,7 +166,7 @@ def _decompress(kind: str, data: bytes, stop_at: int, check_deadline: Callable[[
             check_deadline()
             if decomp.needs_input and not pending:
                 if pos >= len(data):
-                    return _Stream(bytes(out), streams, truncated=True, trailing=0)
+                    return StreamResult(bytes(out), streams, truncated=True, trailing=0)
                 pending = bytes(src[pos : pos + _IN_CHUNK])
                 pos += len(pending)
             piece = decomp.decompress(pending, min(stop_at - len(out), _OUT_STEP))
@@ -189,12 +179,12 @@ def _decompress(kind: str, data: bytes, stop_at: int, check_deadline: Callable[[
                 if kind == "xz":
                     rest = rest.lstrip(b"\x00")  # xz allows stream padding between streams
                 if not rest.startswith(magic):
-                    return _Stream(bytes(out), streams, truncated=False, trailing=len(rest) + len(data) - pos)
+                    return StreamResult(bytes(out), streams, truncated=False, trailing=len(rest) + len(data) - pos)
                 decomp = _decompressor(kind)
                 pending = rest
     except (OSError, EOFError, ValueError, lzma.LZMAError, MemoryError) as exc:
-        return _Stream(bytes(out), streams, truncated=False, trailing=0, error=f"{type(exc).__name__}: {exc}")
-    return _Stream(bytes(out), streams, truncated=False, trailing=0)
+        return StreamResult(bytes(out), streams, truncated=False, trailing=0, error=f"{type(exc).__name__}: {exc}")
+    return StreamResult(bytes(out), streams, truncated=False, trailing=0)
 
 
 _SUFFIXES = {
@@ -236,29 +226,8 @@ class CompressedStreamUnpacker:
             meta["path_traversal"] = True
         shown = name or target.name or target.id
 
-        def unreadable(reason: str) -> Child:
-            return Child(data=None, name=name, meta={**meta, "unreadable": reason})
-
         cap = ctx.max_child_size()
         result = _decompress(kind, data, inflate_limit(cap, bombs, len(data)), ctx.check_deadline)
-        produced = len(result.data)
-        if produced >= bombs.threshold(len(data)):
-            report_bomb(ctx, bombs, shown, produced, len(data), declared=False)
-            yield unreadable(UNREADABLE_BOMB)
-            return
-        if produced > cap:
-            ctx.note(NoteKind.LIMIT_SIZE, f"{show(shown)!r} decompresses past the size budget ({cap} bytes left)")
-            yield unreadable(UNREADABLE_TOO_LARGE)
-            return
-        if result.error is not None:
-            ctx.note(NoteKind.UNPARSABLE, f"{show(shown)!r}: corrupt {kind} data ({show(result.error)})")
-            yield unreadable(UNREADABLE_CORRUPT)
-            return
-        if result.streams > 1:
-            meta["streams"] = result.streams
-        if result.trailing:
-            meta["trailing_bytes"] = result.trailing
-        if result.truncated:
-            meta["truncated"] = True
-            ctx.note(NoteKind.UNPARSABLE, f"{show(shown)!r}: {kind} stream ends early; {produced} bytes recovered")
-        yield Child(data=result.data, name=name, meta=meta)
+        yield stream_child(
+            ctx, result, kind=kind, compressed=len(data), bombs=bombs, cap=cap, name=name, shown=shown, meta=meta
+        )
