@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import io
 import re
-import struct
 import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from triage.biff import BOUNDSHEET, FILEPASS, globals_has
 from triage.errors import ConfigError
 from triage.model import Finding, NoteKind
 from triage.names import escape_controls
@@ -179,21 +179,11 @@ _BIFF_GLOBALS_SCAN = 4 * 1024 * 1024
 
 
 def _biff_macro_sheet(stream: bytes) -> bool:
-    """True when the BIFF globals substream lists an Excel 4 macro sheet (BOUNDSHEET dt=1) or is encrypted."""
-    pos = 0
-    for _ in range(200_000):
-        if pos + 4 > len(stream):
-            return False
-        rec_id, size = struct.unpack_from("<HH", stream, pos)
-        body = stream[pos + 4 : pos + 4 + size]
-        if rec_id == 0x0085 and len(body) >= 6 and body[5] == 0x01:
-            return True
-        if rec_id == 0x002F:  # FILEPASS: the rest is encrypted, let olevba judge
-            return True
-        if rec_id == 0x000A and pos > 0:  # EOF of the globals substream
-            return False
-        pos += 4 + size
-    return True
+    """True when the BIFF globals substream lists an Excel 4 macro sheet (BOUNDSHEET dt=1) or is encrypted
+    (FILEPASS: the rest cannot be read here, let olevba judge)."""
+    return globals_has(
+        stream, lambda rec_id, body: rec_id == FILEPASS or (rec_id == BOUNDSHEET and len(body) >= 6 and body[5] == 1)
+    )
 
 
 class OfficeAnalyzer:

@@ -29,6 +29,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from triage.biff import FILEPASS, globals_has
 from triage.errors import ConfigError
 from triage.model import JsonValue, NoteKind
 from triage.names import escape_controls, real_extension
@@ -383,17 +384,7 @@ _BIFF_SCAN = 4 * 1024 * 1024
 
 def _biff_filepass(stream: bytes) -> bool:
     """True when the BIFF globals substream has a FILEPASS record before its EOF (the workbook is encrypted)."""
-    pos = 0
-    for _ in range(200_000):
-        if pos + 4 > len(stream):
-            return False
-        rec_id, size = struct.unpack_from("<HH", stream, pos)
-        if rec_id == 0x002F:
-            return True
-        if rec_id == 0x000A and pos > 0:
-            return False
-        pos += 4 + size
-    return True
+    return globals_has(stream, lambda rec_id, _: rec_id == FILEPASS)
 
 
 def _carried(member: str) -> bool:
