@@ -4,6 +4,7 @@
 #   unar, 7zip              RAR (and other archive) backends for rarfile; nothing is extracted to disk
 #   libmilter-dev           pymilter is built against it (the gateway extra)
 #   postfix                 the real MTA the gateway tests start on 127.0.0.1
+#   chromium                the headless browser the HTML report tests drive through Playwright
 set -euo pipefail
 needed=()
 ldconfig -p 2>/dev/null | grep -q 'libmagic\.so\.1' || needed+=(libmagic1)
@@ -12,6 +13,7 @@ command -v unar >/dev/null || needed+=(unar)
 command -v 7zz >/dev/null || command -v 7z >/dev/null || needed+=(7zip)
 [ -e /usr/include/libmilter/mfapi.h ] || needed+=(libmilter-dev)
 [ -x /usr/sbin/postfix ] || needed+=(postfix)
+[ -x /usr/bin/chromium ] || needed+=(chromium)
 [ ${#needed[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
   echo "installing system packages: ${needed[*]}"

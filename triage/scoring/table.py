@@ -35,6 +35,7 @@ class Composite:
     weight: float
     group: str
     title: str
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ def parse_scoring_table(doc: Mapping[str, Any], origin: str) -> ScoringTable:
     composites: list[Composite] = []
     for index, body in enumerate(doc.get("composites", [])):
         where = f"{origin}: composites[{index}]"
-        extra = set(body) - {"id", "all", "weight", "group", "title"}
+        extra = set(body) - {"id", "all", "weight", "group", "title", "description"}
         if extra:
             raise ConfigError(f"{where}: unknown key(s) {sorted(extra)}")
         cid = body.get("id", "")
@@ -146,6 +147,7 @@ def parse_scoring_table(doc: Mapping[str, Any], origin: str) -> ScoringTable:
                 weight=_number(body.get("weight"), f"{where}.weight"),
                 group=group,
                 title=str(body.get("title", cid)),
+                description=str(body.get("description", "")),
             )
         )
 
