@@ -251,3 +251,20 @@ def test_hostile_marker_and_header_lines_finish() -> None:
         f"---------- Forwarded message ---------\nFrom: a@b.example{spaces}\nSubject: s\n\nbody\n".encode(),
     )
     assert _forwarded(raw).parsed.info.from_ == "a@b.example"
+
+
+def test_inline_forward_after_a_flood_of_blank_lines() -> None:
+    # blank lines are skipped before the marker patterns run (a million of them cost seconds otherwise); a marker
+    # after them is still found, and they count as no cover text
+    body = (
+        "ご確認お願いします。"
+        + "\n" * 200_000
+        + (
+            "---------- Forwarded message ---------\n"
+            "From: 内閣府 <info@cao-go.jp.example.com>\nSubject: 新年会のご案内\n\n本文\n"
+        )
+    )
+    raw = mime([*envelope(subject="Fwd: 新年会のご案内"), ("Content-Type", "text/plain; charset=utf-8")], body.encode())
+    found = _forwarded(raw)
+    assert found.how == "inline"
+    assert found.parsed.info.from_ == "info@cao-go.jp.example.com"

@@ -179,3 +179,11 @@ def test_struct_sanity_of_the_rebase_on_a_damaged_directory() -> None:
     children, _ = unpack(bytes(pe_bytes))
     # handed over unchanged: the zip unpacker reports what it cannot read
     assert len(children) == 1 and children[0].data == bytes(pe_bytes[len(stub) :])
+
+
+def test_pe_truncated_in_its_headers_has_no_overlay() -> None:
+    # pefile puts the overlay of such a file at offset 0: yielding it would hand the whole file back as its own child
+    truncated = build_pe()[:256]
+    assert overlay_span(load_pe(truncated), len(truncated)) is None
+    children, ctx = unpack(truncated)
+    assert children == [] and ctx.notes == []

@@ -185,8 +185,10 @@ def _inline(parsed: ParsedEmail, body: str) -> Forwarded | None:
     in_signature = False
     for idx, line in enumerate(lines):
         stripped = line.strip()
-        if stripped.startswith(">"):
-            continue  # quoted text: a reply, not a forward
+        if not stripped or stripped.startswith(">"):
+            # quoted text is a reply, not a forward; a blank line is neither a marker nor cover text (and a body
+            # of a million blank lines must not cost three regular expressions each)
+            continue
         start: int | None = None
         ambiguous = False
         if _EXPLICIT_MARKER.match(stripped):

@@ -7,6 +7,7 @@ returned, because the engine finds the message under analysis by identity.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -32,7 +33,9 @@ class MimeUnpacker:
     def unpack(self, target: ArtifactView, ctx: PluginContext) -> Iterator[Child]:
         parsed = ctx.parsed_for(target.id)
         if not isinstance(parsed, ParsedEmail):
-            parsed = parse_email(target.data)
+            parsed = parse_email(target.data, deadline=time.monotonic() + ctx.remaining_seconds())
+        if parsed.cut_short and target.artifact.depth > 0:  # the engine notes the top message's own
+            ctx.note(NoteKind.TIMEOUT, "the scan's deadline passed while parsing this message")
         ctx.add_message(target.id, parsed)
         original = find_original(parsed)
         original_path = original.part_path if original is not None else None

@@ -147,7 +147,9 @@ def overlay_span(pe: Any, size: int) -> tuple[int, int] | None:
         start = pe.get_overlay_data_start_offset()
     except Exception:  # a directory pefile cannot map: treat as no overlay rather than guess
         return None
-    if start is None or start >= size:
+    # pefile answers 0 for a PE truncated inside its headers: that "overlay" would be the whole file again, which
+    # the engine would carve out of itself level after level (an adversarial-corpus find)
+    if start is None or start <= 0 or start >= size:
         return None
     end = size
     cert = certificate_span(pe, size)
