@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import json
+import os
 import threading
 import time
 import traceback
@@ -114,12 +115,46 @@ def build_scanner(spec: WorkerSpec) -> Scanner:
 # -- the worker process ---------------------------------------------------------------------------------------------
 
 
-def _worker_main(conn: Connection, spec: WorkerSpec) -> None:
+def exit_with_owner(owner: int) -> None:
+    """Exit as soon as the process that owns the pool is gone, even in the middle of a scan.
+
+    A killed milter (SIGKILL, the OOM killer) cannot enforce the deadline any more, and the fork server lives as
+    long as any worker holds its "alive" pipe: without this a scan stuck in a library would run on, orphaned.
+    """
+    import select
+
+    try:
+        fd = os.pidfd_open(owner)
+    except (OSError, AttributeError):  # already gone, or no pidfd (Linux < 5.3): nobody to watch for
+        if not _owner_alive(owner):
+            os._exit(1)
+        return
+
+    def wait() -> None:
+        select.select([fd], [], [])  # readable when the owner exits
+        os._exit(1)
+
+    threading.Thread(target=wait, name="triage-owner-watch", daemon=True).start()
+
+
+def _owner_alive(owner: int) -> bool:
+    try:
+        os.kill(owner, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _worker_main(conn: Connection, spec: WorkerSpec, owner: int | None = None) -> None:
     """Body of a worker process: limit memory, build the scanner once, then scan until the pipe closes."""
     import resource
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal is for the parent, which shuts us down
+    if owner is not None:
+        exit_with_owner(owner)
     limit = spec.memory_mb * 1024 * 1024
     _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     resource.setrlimit(resource.RLIMIT_AS, (limit if hard < 0 else min(limit, hard), hard))
@@ -129,7 +164,11 @@ def _worker_main(conn: Connection, spec: WorkerSpec) -> None:
         conn.send_bytes(json.dumps({"ready": False, "detail": f"{type(exc).__name__}: {exc}"}).encode())
         return
     with contextlib.suppress(Exception):
-        # The first scan pays for lazy imports and libmagic's database: pay it here, not on the first mail.
+        # The first scan pays for lazy imports, plugin set-up and libmagic's database: pay it here, not on the
+        # first mail. An Engine has warm_up (every plugin loaded); another scanner gets one throw-away scan.
+        warm_up = getattr(scanner, "warm_up", None)
+        if callable(warm_up):
+            warm_up()
         scanner.scan(_WARM_UP, name="warm-up")
     conn.send_bytes(b'{"ready": true}')
     while True:
@@ -362,7 +401,7 @@ class ScanPool:
         """A new worker process (not yet ready). Called with the lock held."""
         parent, child = self._mp.Pipe(duplex=True)
         proc = self._mp.Process(  # type: ignore[attr-defined]  # typeshed's BaseContext lacks Process
-            target=_worker_main, args=(child, self.spec), daemon=True, name="triage-worker"
+            target=_worker_main, args=(child, self.spec, os.getpid()), daemon=True, name="triage-worker"
         )
         proc.start()
         child.close()

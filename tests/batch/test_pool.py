@@ -28,3 +28,53 @@ def test_hang_and_crash_become_error_records_and_the_rest_is_scanned() -> None:
     for seq in (0, 2, 3, 4, 6, 7):
         assert by_seq[seq].report is not None, by_seq[seq].error_detail
     assert stats.timeouts == 1 and stats.crashes == 1 and stats.respawns == 2
+
+
+_SWEEP_OWNER = """
+import sys
+from conftest import make_message
+from batch._scanners import misbehaving
+from triage.batch.pool import LocalPool
+from triage.batch.task import EngineSpec, Task
+
+raw = make_message(subject="stuck", headers=[("X-Test", "hang")])
+task = Task(seq=0, source_id="t@0", container="t", folder="", kind="rfc822", data=raw, size=len(raw))
+print("scanning", flush=True)
+LocalPool(EngineSpec(), jobs=1, hard_seconds=600.0, factory=misbehaving).run([[task]], lambda result: None)
+"""
+
+
+def test_sweep_workers_do_not_outlive_a_killed_sweep() -> None:
+    """SIGKILL of `triage batch` (the OOM killer's way): its worker, stuck in a scan, goes too."""
+    import contextlib
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from gateway._postfix import _descendants, _reap
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root / "tests"), str(root)])}
+    proc = subprocess.Popen([sys.executable, "-c", _SWEEP_OWNER], cwd=root, env=env, stdout=subprocess.PIPE)
+    family: list[int] = []
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == b"scanning"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(family) < 2:  # the fork server and its worker
+            time.sleep(0.5)
+            family = _descendants(proc.pid)
+        assert len(family) >= 2
+        time.sleep(1.0)  # the worker has the stuck message now
+        proc.kill()
+        proc.wait(timeout=10)
+        assert not _reap(family, 10.0), "sweep workers outlived the sweep"
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+        for pid in family:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        _reap(family, 5.0)

@@ -115,6 +115,9 @@ class Postfix:
     base: Path
     port: int
     with_milter: bool = True  # False: the same Postfix without smtpd_milters (the benchmark's baseline)
+    # A second smtpd without the milter that queues first and relays to `port` (content_filter): it stands in for
+    # the sending MTA, so a 4xx from the milter side leaves the message deferred in this Postfix's queue.
+    front_port: int | None = None
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -210,6 +213,12 @@ anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 """
+        if self.front_port is not None:
+            # The relay client needs another name than the gateway smtpd's, or it sees mail "loop back to myself".
+            master += f"""
+127.0.0.1:{self.front_port} inet n - n - - smtpd -o smtpd_milters= -o content_filter=smtp:[127.0.0.1]:{self.port}
+smtp      unix  -       -       n       -       -       smtp -o myhostname=front.triage.test
+"""
         (self.conf / "main.cf").write_text(main)
         (self.conf / "master.cf").write_text(master)
 
@@ -263,6 +272,33 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 
     def smtp(self) -> smtplib.SMTP:
         return smtplib.SMTP("127.0.0.1", self.port, timeout=120)
+
+    def front_smtp(self) -> smtplib.SMTP:
+        assert self.front_port is not None
+        return smtplib.SMTP("127.0.0.1", self.front_port, timeout=120)
+
+    def _tool(self, *args: str) -> str:
+        env = {**os.environ, "MAIL_CONFIG": str(self.conf)}
+        done = subprocess.run(list(args), env=env, capture_output=True, check=True, timeout=60)
+        return done.stdout.decode("utf-8", "replace")
+
+    def queue_entries(self) -> list[dict[str, object]]:
+        """`postqueue -j`: one dict per queued message (queue_name: incoming, active, deferred, hold...)."""
+        import json
+
+        out = self._tool("/usr/sbin/postqueue", "-c", str(self.conf), "-j")
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+    def queued_headers(self, queue_id: str) -> str:
+        """The headers of one queued message (`postcat -h`), or "" if it left the queue meanwhile."""
+        try:
+            return self._tool("/usr/sbin/postcat", "-c", str(self.conf), "-h", "-q", queue_id)
+        except subprocess.CalledProcessError:
+            return ""
+
+    def flush(self) -> None:
+        """`postqueue -f`: retry every deferred message now, whatever its back-off time."""
+        self._tool("/usr/sbin/postqueue", "-c", str(self.conf), "-f")
 
 
 @dataclass
@@ -327,13 +363,13 @@ def _direct_children(pid: int) -> set[int]:
 
 
 @contextlib.contextmanager
-def running_postfix(*, with_milter: bool = True) -> Iterator[Postfix]:
+def running_postfix(*, with_milter: bool = True, front: bool = False) -> Iterator[Postfix]:
     # Postfix's daemons outlive their master by a moment; as a subreaper we reap them instead of leaving zombies.
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     base = Path(tempfile.mkdtemp(prefix="triage-postfix-"))
     base.chmod(0o755)
-    postfix = Postfix(base=base, port=free_port(), with_milter=with_milter)
+    postfix = Postfix(base=base, port=free_port(), with_milter=with_milter, front_port=free_port() if front else None)
     try:
         postfix.start()
         yield postfix

@@ -33,7 +33,7 @@ from triage.model import Finding, NoteKind
 from triage.names import escape_controls
 from triage.plugins import ArtifactView, PluginContext, Scope
 from triage.rulefiles import check_options
-from triage.unpack.office import OLE_MAGIC, is_office_target, quiet_oletools
+from triage.unpack.office import OLE_MAGIC, declares_dtd, is_office_target, quiet_oletools
 
 if TYPE_CHECKING:
     from triage.config import Config
@@ -369,11 +369,11 @@ class OfficeAnalyzer:
                     xml = zf.read(info)
                 except Exception:  # noqa: S112 - a corrupt member holds no relationship we can show
                     continue
-                if b"<!DOCTYPE" in xml or b"<!ENTITY" in xml:
+                if declares_dtd(xml):
                     continue  # relationship parts have no DTD; entity tricks are refused, not expanded
                 try:
-                    # safe: no DTD reaches the parser (checked above), and expat >= 2.4 bounds amplification
-                    root = ElementTree.fromstring(xml)  # noqa: S314
+                    # no DTD reaches the parser (checked above by expat, in any encoding); expat >= 2.4 bounds expansion
+                    root = ElementTree.fromstring(xml)  # noqa: S314 - see the line above
                 except ElementTree.ParseError:
                     continue
                 for rel in root.iter():

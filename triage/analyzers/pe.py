@@ -541,7 +541,7 @@ class _Run:
                 "sizes": [f"{w}x{h}" for w, h in sorted(set(groups))][:_MAX_ICON_GROUP_ENTRIES],
             }
             start, size = largest
-            icon_meta["largest_md5"] = hashlib.md5(self.data[start : start + size]).hexdigest()  # noqa: S324 - an id
+            icon_meta["largest_md5"] = hashlib.md5(self.data[start : start + size], usedforsecurity=False).hexdigest()
             self.meta["icons"] = icon_meta
         for key in ("FileVersion", "ProductVersion"):
             value = version.get(key, "").replace(",", ".").replace(" ", "")

@@ -51,6 +51,9 @@ class DaskRunner:
                 processes=True,
                 host="127.0.0.1",
                 dashboard_address=None,
+                # Dask runs whatever pickled task reaches its scheduler: TLS with throw-away certificates keeps
+                # other local users' connections out of our cluster (and our messages)
+                security=True,
             )
             self._client = Client(self._cluster)  # type: ignore[no-untyped-call]
         return self

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import resource
 import signal
 import time
@@ -47,8 +48,14 @@ def default_factory(spec: EngineSpec) -> TaskScanner:
     return Scanner(spec)
 
 
-def _worker_main(spec: EngineSpec, factory: ScannerFactory, conn: Connection, memory_mb: int | None) -> None:
+def _worker_main(
+    spec: EngineSpec, factory: ScannerFactory, conn: Connection, memory_mb: int | None, owner: int | None = None
+) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if owner is not None:
+        from triage.isolation import exit_with_owner
+
+        exit_with_owner(owner)  # a killed sweep leaves no worker scanning on, orphaned
     if memory_mb:
         # A message that makes a library allocate without bound fails with MemoryError (a `crashed` note) or
         # kills this worker (a `crashed` record), not the machine.
@@ -111,7 +118,9 @@ class LocalPool:
 
     def _spawn(self) -> _Worker:
         parent, child = self.ctx.Pipe(duplex=True)
-        proc = self.ctx.Process(target=_worker_main, args=(self.spec, self.factory, child, self.memory_mb), daemon=True)
+        proc = self.ctx.Process(
+            target=_worker_main, args=(self.spec, self.factory, child, self.memory_mb, os.getpid()), daemon=True
+        )
         proc.start()
         child.close()
         return _Worker(proc=proc, conn=parent)

@@ -211,6 +211,7 @@ class ResultStore:
             )
         cols = ", ".join(values)
         marks = ", ".join("?" for _ in values)
+        # the column names are the keys of the dict literal above, never data; every value is a placeholder
         cur = self.db.execute(f"INSERT INTO messages ({cols}) VALUES ({marks})", tuple(values.values()))  # noqa: S608
         row = int(cur.lastrowid or 0)
         if report is None:

@@ -70,6 +70,13 @@ _DEFAULTS: Mapping[str, int] = {"max_objects": 200, "max_macro_chars": 2_000_000
 _DEFAULT_DECRYPT_SECONDS = 3.0
 # Guesses stop this long before the scan's deadline, so the outcome is still reported (not lost to a timeout).
 _DEADLINE_MARGIN = 1.0
+# The agile spinCount is the document's own: one guess at 2^31 rounds is hours of SHA-512 in one call, past every
+# deadline check. Office writes 100,000; ten times that is still about a second a guess.
+MAX_SPIN_COUNT = 1_000_000
+
+
+class SpinCountTooHigh(ValueError):
+    """An encrypted document asks for more key-derivation rounds than MAX_SPIN_COUNT."""
 
 
 class _GiveUp(Exception):
@@ -165,13 +172,20 @@ class OfficeUnpacker:
         and a Note say so: the document itself stays in the tree, never called clean)."""
         if not may_be_encrypted(target.data, target.types):
             return  # msoffcrypto's import costs a tenth of a second: spare it plain documents
+        name = target.name or "document"
+        if _encryption_info_has_dtd(target.data):
+            ctx.emit("ARCHIVE_ENCRYPTED", (escape_controls(name), "encrypted Office document (DTD in EncryptionInfo)"))
+            ctx.note(NoteKind.UNPARSABLE, "not decrypted: its EncryptionInfo XML declares a DTD (refused unparsed)")
+            return
         import msoffcrypto
 
-        name = target.name or "document"
         try:
             office = msoffcrypto.OfficeFile(io.BytesIO(target.data))
             encrypted = bool(office.is_encrypted())
-        except Exception:  # msoffcrypto rejects what it cannot identify: then it is not an encrypted document
+        except Exception as exc:  # msoffcrypto rejects what it cannot identify: then it is not an encrypted document
+            if "ooxml-encrypted" in target.types:  # ... unless it has an EncryptedPackage: never call that clean
+                ctx.emit("ARCHIVE_ENCRYPTED", (escape_controls(name), "encrypted Office document (unreadable)"))
+                ctx.note(NoteKind.UNPARSABLE, f"not decrypted: {type(exc).__name__}: {exc}"[:300])
             return
         if not encrypted:
             return
@@ -463,6 +477,51 @@ def _scheme(office: Any) -> str:
     )
 
 
+_MAX_ENCRYPTION_INFO = 1024 * 1024
+
+
+def _encryption_info_has_dtd(data: bytes) -> bool:
+    """Does this OLE file's EncryptionInfo stream carry XML with a DTD? msoffcrypto parses agile EncryptionInfo with
+    minidom, which expands internal entities: a 400-byte "billion laughs" costs it seconds of CPU before expat's
+    amplification limit stops it. Real EncryptionInfo XML has no DTD (MS-OFFCRYPTO 2.3.4.10), so one with a DTD
+    never reaches minidom. Expat itself finds the DOCTYPE, in whatever encoding the XML declares, before any entity
+    is declared or expanded (defusedxml's forbid_dtd does the same)."""
+    if not data.startswith(OLE_MAGIC):
+        return False
+    import olefile
+
+    try:
+        with olefile.OleFileIO(data) as ole:
+            if not ole.exists("EncryptionInfo"):
+                return False
+            info = ole.openstream("EncryptionInfo").read(_MAX_ENCRYPTION_INFO)
+    except Exception:  # an unreadable directory: msoffcrypto will not get as far as the XML either
+        return False
+    return declares_dtd(info[8:])  # after the version (4 bytes) and the flags (4 bytes)
+
+
+class _DtdFound(Exception):
+    pass
+
+
+def declares_dtd(xml: bytes) -> bool:
+    from xml.parsers import expat
+
+    def refuse(*_: object) -> None:
+        raise _DtdFound
+
+    parser = expat.ParserCreate()
+    parser.StartDoctypeDeclHandler = refuse
+    parser.EntityDeclHandler = refuse
+    try:
+        parser.Parse(xml, True)
+    except _DtdFound:
+        return True
+    except expat.ExpatError:
+        return False  # not well-formed: minidom refuses it at once too
+    return False
+
+
 def _declared_size(office: Any, data: bytes) -> int | None:
     """The decrypted size the document declares: EncryptedPackage's StreamSize, else the file's own size."""
     if type(office).__name__ != "OOXMLFile":
@@ -535,6 +594,8 @@ def memoized_derivation(original: Callable[[str, bytes, str, int], Any]) -> Call
     """`original`, remembering its results while `_AGILE_MEMO` holds a dict (copies of hash objects returned)."""
 
     def derive(password: str, salt: bytes, algorithm: str, rounds: int) -> Any:
+        if rounds > MAX_SPIN_COUNT:
+            raise SpinCountTooHigh(f"spinCount {rounds} is over the {MAX_SPIN_COUNT} this scanner derives")
         memo = _AGILE_MEMO.get()
         if memo is None:
             return original(password, salt, algorithm, rounds)

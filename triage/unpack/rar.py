@@ -55,6 +55,10 @@ _READ_STEP = 64 * 1024
 _STDERR_KEPT = 2048
 _ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/nonexistent"}
 _DEFAULT_ATTEMPTS = 40
+# RAR5 header encryption derives its key with 2^n PBKDF2-SHA256 rounds, n from the archive (rarfile allows 24:
+# several seconds a guess, in one call no deadline check reaches). WinRAR writes 15; 20 still costs well under a
+# second a guess.
+_MAX_KDF_SHIFT = 20
 
 
 class _ToolError(Exception):
@@ -131,8 +135,10 @@ class _Memfd:
 
 def _run_unar(tool: str, archive: _Memfd, index: int, password: str, limit: int, ctx: PluginContext) -> bytes:
     """Member `index` from unar's stdout; at most `limit` bytes, within the scan's deadline."""
-    argv = [tool, "-q", "-nr", "-D", "-o", "-", "-p", password, "-i", archive.path, str(index)]
-    proc = subprocess.Popen(  # noqa: S603 - fixed argv list, no shell; the archive is an inherited memfd
+    # The password comes from the message: it is only ever the value of -p (unar takes the next argument whatever
+    # it looks like), and "--" ends the options before the positional arguments.
+    argv = [tool, "-q", "-nr", "-D", "-o", "-", "-p", password, "-i", "--", archive.path, str(index)]
+    proc = subprocess.Popen(  # noqa: S603 - argv list, no shell; content only as -p's value; the archive is a memfd
         argv,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -226,6 +232,11 @@ class RarUnpacker:
                 except Exception:  # a wrong password: check value mismatch or noise
                     return None
 
+            kdf = getattr(getattr(archive._file_parser, "_hdrenc_main", None), "encryption_kdf_count", None)
+            if isinstance(kdf, int) and kdf > _MAX_KDF_SHIFT:
+                why = f"header key derivation asks for 2^{kdf} rounds a guess (limit 2^{_MAX_KDF_SHIFT}): not tried"
+                report_no_password(ctx, archive_name, 0, why=why)
+                return
             opened, tried = try_passwords(ctx, open_headers, max_attempts=self._opts.max_attempts)
             if opened is None:
                 report_no_password(ctx, archive_name, tried, why="header encryption hides the member names")
