@@ -257,3 +257,17 @@ def test_opaque_container_is_never_clean(engine: Engine) -> None:
     assert NoteKind.UNPARSABLE in _note_kinds(report)
     assert report.verdict.level is not Level.CLEAN
     assert not report.verdict.complete
+
+
+def test_input_starting_with_a_header_is_read_as_a_message_even_when_the_sniff_fails() -> None:
+    # A crafted line right after the first header defeats the content sniff (which wants two known fields): the
+    # input was handed over as a message, so it is still parsed as one, not typed "html" and left unanalysed.
+    raw = (
+        b'From: "Ministry <info@mofa-example.jp>\r\nthis line is not a header\r\nTo: x@example.jp\r\n'
+        b"Content-Type: text/html\r\n\r\n<html><body>hello</body></html>\r\n"
+    )
+    report = Engine().scan(raw)
+    assert "email" in report.artifacts[0].types
+    assert report.message.from_ is not None
+    # while a bare HTML page is still what it is
+    assert "email" not in Engine().scan(b"<html><body>hi</body></html>").artifacts[0].types

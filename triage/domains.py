@@ -250,16 +250,82 @@ def _levenshtein(a: str, b: str) -> int:
 
 # -- the tools -------------------------------------------------------------------------------------------------
 @functools.cache
-def shared_public_suffix_list() -> PublicSuffixList:
-    """One parsed public suffix list per process (~100 ms to build): read-only, so every analyzer shares it."""
-    return PublicSuffixList(accept_unknown=False)
+def shared_public_suffix_list() -> SuffixList:
+    """One parsed public suffix list per process: read-only, so every analyzer shares it."""
+    from publicsuffixlist import PSLFILE
+
+    with open(PSLFILE, encoding="utf-8") as handle:
+        return SuffixList(handle.read())
+
+
+class SuffixList:
+    """The public suffix list, built for start-up time.
+
+    The library's default build runs all ~10 000 rules through Python's `idna` codec to add punycode forms and
+    parses them all (~70 ms: most of a one-off scan's sender check). A host's registrable domain depends only on the
+    rules that end in its top-level label, so the rules are grouped by that label and a group is parsed the first
+    time a host under it is asked about. Punycode forms are made only for a host with an `xn--` label, and only of
+    its group's non-ASCII rules (their labels are already in the list's normalised lower case, so punycode alone
+    gives the codec's result). tests/test_registry.py compares every rule's answer with the library's default build.
+    """
+
+    def __init__(self, text: str) -> None:
+        groups: dict[str, list[str]] = {}
+        for line in text.splitlines():
+            if not line or line.startswith("//"):
+                continue
+            rule = line.split(" ", 1)[0].strip().lower()
+            if rule:
+                groups.setdefault(rule.rpartition(".")[2], []).append(rule)
+        self._groups = groups
+        self._parsed: dict[tuple[str, bool], PublicSuffixList] = {}
+
+    def privatesuffix(self, domain: str) -> str | None:
+        """The registrable domain (public suffix plus one label), or None."""
+        host = domain.lower().rstrip(".")
+        found: str | None = self._group(host.rpartition(".")[2], "xn--" in host).privatesuffix(domain)
+        return found
+
+    def _group(self, top: str, idn: bool) -> PublicSuffixList:
+        key = (top, idn)
+        psl = self._parsed.get(key)
+        if psl is None:
+            rules = list(self._groups.get(top, ()))
+            if top.startswith("xn--"):
+                try:
+                    rules = list(self._groups.get(top[4:].encode("ascii").decode("punycode"), ()))
+                except (UnicodeError, ValueError):
+                    rules = []
+            if idn or top.startswith("xn--"):
+                rules += _punycode_rules(rules)
+            psl = PublicSuffixList(rules, accept_unknown=False, accept_encoded_idn=False)
+            self._parsed[key] = psl
+        return psl
+
+
+def _punycode_rules(lines: Iterable[str]) -> list[str]:
+    """The punycode form of each non-ASCII rule of a public suffix list file."""
+    rules: list[str] = []
+    for line in lines:
+        if line.isascii():
+            continue
+        rule = line.split(" ", 1)[0].strip().lower()
+        if not rule or rule.startswith("//"):
+            continue
+        bang = "!" if rule.startswith("!") else ""
+        rules.append(bang + ".".join(_punycode_label(label) for label in rule.removeprefix("!").split(".")))
+    return rules
+
+
+def _punycode_label(label: str) -> str:
+    return label if label.isascii() else "xn--" + label.encode("punycode").decode("ascii")
 
 
 @dataclass(frozen=True)
 class DomainTools:
     """Everything loaded and indexed once; read-only afterwards, so one instance serves every scan."""
 
-    psl: PublicSuffixList
+    psl: SuffixList
     bodies: tuple[GovBody, ...]
     prefectures: tuple[Prefecture, ...]
     brands: tuple[Brand, ...]

@@ -11,14 +11,14 @@ import ipaddress
 import json
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from triage import __version__
-from triage.config import Config, load_config
+from triage.config import Config, PasswordOptions, load_config
 from triage.errors import ConfigError
-from triage.filetype import FileTyper
+from triage.filetype import FileTyper, starts_like_a_header
 from triage.ingest.eml import ParsedEmail, parse_email
 from triage.ingest.forward import find_original
 from triage.model import (
@@ -43,10 +43,9 @@ from triage.plugins import (
     Scope,
     Unpacker,
 )
-from triage.registry import default_analyzers, default_unpackers
+from triage.registry import LazyPlugin, default_analyzers, default_unpackers, needs_eager_setup, prepare_plugin
 from triage.runner import IOC_KINDS, CallContext, CallOutcome, ScanState, run_call
 from triage.scoring.score import score
-from triage.unpack.passwords import load_cue_words, password_candidates
 
 ENGINE = "engine"
 # ids the engine itself emits; they must be declared in scoring.toml like any plugin's
@@ -62,6 +61,15 @@ _HASHED_TYPES_SKIP = frozenset({"email"})
 _DECODED_TEXT_VIEWS = frozenset({"vba", "xlm", "pdf-js"})
 # Containers whose members we cannot list yet: their content was not analysed, so the scan is incomplete.
 _OPAQUE_CONTAINERS = frozenset({"ace", "vhd"})
+# Root types that say only "some text": a root that also starts with a header field is read as a message.
+_TEXTUAL_ROOT = frozenset({"text", "html", "xml", "unknown"})
+# Scanned by warm_up: Japanese text, a display name and a link wake the message analyzers' lazy parts. Only
+# reserved example domains: a site with live DNS checks on sends no query about a real one.
+_WARM_UP_MESSAGE = (
+    "From: =?utf-8?b?5YaF6Zaj5bqc?= <info@example.jp>\r\nTo: warm-up@example.jp\r\nSubject: warm-up\r\n"
+    "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+    "お世話になっております。会議の資料をお送りします。https://www.example.jp/ パスワード: warmup\r\n"
+).encode()
 _LIMIT_KINDS = frozenset({NoteKind.LIMIT_DEPTH, NoteKind.LIMIT_FILES, NoteKind.LIMIT_SIZE, NoteKind.TIMEOUT})
 
 
@@ -98,15 +106,24 @@ class _Node:
 
 
 def _hashes(data: bytes) -> tuple[str, str, str]:
-    return hashlib.md5(data).hexdigest(), hashlib.sha1(data).hexdigest(), hashlib.sha256(data).hexdigest()  # noqa: S324 - identifiers, not security
+    # MD5 and SHA-1 are how analysts and feeds name samples: identifiers here, never a security decision
+    md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+    return md5, hashlib.sha1(data, usedforsecurity=False).hexdigest(), hashlib.sha256(data).hexdigest()
 
 
 class _Scan(ScanState):
     """The mutable state of one scan. Lives only inside Engine.scan."""
 
-    def __init__(self, engine: Engine, started: float, passwords: Sequence[PasswordCandidate] = ()) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        started: float,
+        passwords: Sequence[PasswordCandidate] = (),
+        keep: Callable[[str, bytes], None] | None = None,
+    ) -> None:
         self.engine = engine
         self.given_passwords = tuple(passwords)  # tried first: e.g. a sweep's candidates from a follow-up mail
+        self.keep = keep  # `triage extract`: handed each artifact's bytes once, when its node is made
         self.config = engine.config
         self.started = started
         self.deadline = started + engine.config.limits.max_seconds
@@ -138,6 +155,8 @@ class _Scan(ScanState):
                 texts.append(("body", parsed.text))
                 texts.append(("html", parsed.html_text))
                 texts.append(("subject", parsed.info.subject or ""))
+            from triage.unpack.passwords import password_candidates  # only a scan with an encrypted container
+
             found = password_candidates(
                 texts,
                 wordlist=self.engine.password_wordlist,
@@ -206,6 +225,8 @@ class _Scan(ScanState):
             node.types = ("unreadable",)
         else:
             node.hashes = _hashes(data)
+            if self.keep is not None:
+                self.keep(node_id, data)
         self.nodes[node_id] = node
         self.order.append(node_id)
         return node
@@ -232,11 +253,38 @@ class Engine:
         for plugin in plugins:
             table.check_emits(plugin.name, plugin.emits)
             plugin.setup(self.config)
+        # Declared plugins load on first use; what a site changed is loaded now, so its errors fail here.
+        eager = needs_eager_setup(self.config)
+        for plugin in plugins:
+            if "*" in eager or plugin.name in eager:
+                prepare_plugin(plugin)
         self.filetyper = FileTyper()
         self.password_wordlist = _load_wordlist(self.config)
-        self.password_cues = load_cue_words(self.config.rules_path(self.config.passwords.keywords))
+        self._password_cues: tuple[str, ...] | None = None
+        if "*" in eager or self.config.passwords.keywords != PasswordOptions().keywords:
+            _ = self.password_cues  # a site's own cue list is checked now
+
+    @property
+    def password_cues(self) -> tuple[str, ...]:
+        """The cue words that introduce a password in text; read on first use (the shipped list is tested)."""
+        if self._password_cues is None:
+            from triage.unpack.passwords import load_cue_words
+
+            self._password_cues = load_cue_words(self.config.rules_path(self.config.passwords.keywords))
+        return self._password_cues
 
     # -- public -------------------------------------------------------------------------------------------------
+    def warm_up(self) -> None:
+        """Do now the one-off work plugins otherwise do on first use (imports, patterns, dictionaries).
+
+        A one-off `triage scan` pays only for what its message needs; a gateway or batch worker that scans many
+        messages calls this once after building the Engine, so its first message is as fast as the rest.
+        """
+        for plugin in (*self.unpackers, *self.analyzers):
+            prepare_plugin(plugin)
+        _ = self.password_cues
+        self.scan(_WARM_UP_MESSAGE, name="warm-up")
+
     def scan(
         self,
         raw: bytes,
@@ -244,10 +292,16 @@ class Engine:
         envelope: Envelope | None = None,
         name: str | None = None,
         passwords: Sequence[PasswordCandidate] = (),
+        keep: Callable[[str, bytes], None] | None = None,
     ) -> Report:
-        """`passwords` are tried before the message's own candidates (a sweep retrying a PPAP archive)."""
+        """`passwords` are tried before the message's own candidates (a sweep retrying a PPAP archive).
+
+        `keep(artifact_id, data)`, if given, is called once per artifact whose bytes were read, as its node is
+        made (before any limit stops the walk), so `triage extract` can pack them; the bytes are the ones the
+        budget already admitted. Without it the engine drops each node's bytes once the node is walked.
+        """
         started = time.monotonic()
-        scan = _Scan(self, started, passwords)
+        scan = _Scan(self, started, passwords, keep)
         timings: dict[str, float] = {}
         limits = self.config.limits
 
@@ -266,8 +320,11 @@ class Engine:
         primary: ParsedEmail | None = None
         forwarded_how: str | None = None
         wrapper: ParsedEmail | None = None
-        if envelope is not None and "email" not in root.types:
-            # A gateway hands us a message by definition, however odd its first bytes look.
+        if "email" not in root.types and (
+            envelope is not None or (set(root.types) <= _TEXTUAL_ROOT and starts_like_a_header(raw))
+        ):
+            # A gateway hands us a message by definition, however odd its first bytes look; so does a caller whose
+            # input starts with a header field, even when a crafted line further down defeats the content sniff.
             root.types = ("text", "email")
         if "email" in root.types:
             t0 = time.monotonic()
@@ -275,11 +332,13 @@ class Engine:
 
             def _ingest(c: CallContext) -> None:
                 nonlocal primary, forwarded_how, wrapper
-                parsed = parse_email(raw)
+                parsed = parse_email(raw, deadline=scan.deadline)
                 root.parsed = parsed
                 scan.add_message(root.id, parsed)
                 if parsed.defects:
                     c.set_meta("defects", list(parsed.defects))
+                if parsed.cut_short or (parsed.original is not None and parsed.original.parsed.cut_short):
+                    c.note(NoteKind.TIMEOUT, f"deadline of {limits.max_seconds}s passed while parsing the message")
                 primary = parsed
                 # Unwrapping is for analysts who were forwarded a suspicious mail. At a gateway (an envelope is
                 # given) the sender is whoever sent it: a crafted "forward" must not choose the headers we check.
@@ -381,6 +440,8 @@ class Engine:
                 hit.replay(ctx)
                 ctx.commit()
                 return CallOutcome.OK
+        if isinstance(analyzer, LazyPlugin):
+            analyzer.load()  # outside the crash wrapper: a configuration error is not a crash on this mail
         outcome = run_call(ctx, _call)
         if key is not None and self.cache is not None and outcome == CallOutcome.OK:
             cached = CachedCall.capture(ctx)
@@ -410,6 +471,8 @@ class Engine:
                 new = scan.new_node(node, child)
                 children.append(new)
 
+        if isinstance(unpacker, LazyPlugin):
+            unpacker.load()
         run_call(ctx, _call)
         return children
 

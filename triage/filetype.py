@@ -477,6 +477,18 @@ def _valid_utf8_prefix(head: bytes) -> bool:
     return True
 
 
+def starts_like_a_header(data: bytes) -> bool:
+    """The first line (after an mbox "From " line) is an RFC 822 header field.
+
+    For input handed to the engine *as a message*: a crafted fold or a stray line after the first header must not
+    turn the whole mail into "html" and so skip MIME analysis, as the stricter sniff for attachments would.
+    """
+    text = data[:_SNIFF].lstrip(b" \t\r\n")
+    if text.startswith(b"From "):
+        text = text.partition(b"\n")[2]
+    return _HEADER_LINE.match(text.partition(b"\n")[0]) is not None
+
+
 def _looks_like_email(sample: bytes) -> bool:
     """A run of RFC 822 header lines at the start with at least two well-known field names."""
     text = sample[: _SNIFF * 4].lstrip(b" \t\r\n")

@@ -1,5 +1,9 @@
 """The contracts between the engine and its plugins (DESIGN §4): unpackers, analyzers, and what they are handed.
 
+A plugin may also define `prepare()`: the one-off work it otherwise defers to first use (compiling patterns,
+loading a dictionary). `Engine.warm_up` calls it, and so does start-up for plugins whose options a site changed,
+so a bad site file fails at start-up, never in the middle of a mail.
+
 Plugins never see the engine's internals. They get a frozen view of their target and a `PluginContext` through
 which they report findings, notes and artifact metadata, ask for password candidates, and check the budget.
 """

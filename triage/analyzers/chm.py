@@ -172,6 +172,10 @@ class ChmAnalyzer:
             raise ConfigError(f"[analyzers.{self.name}] max_entries must be a positive integer")
         self._max_entries = max_entries
 
+    def prepare(self) -> None:
+        if self._scanner is not None:
+            self._scanner.prepare()
+
     def analyze(self, target: ArtifactView, ctx: PluginContext) -> Iterable[Finding]:
         if self._scanner is None or not target.readable or not target.data:
             return []

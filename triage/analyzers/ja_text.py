@@ -34,6 +34,7 @@ counter-examples, an unknown key is a ConfigError.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import re
@@ -61,6 +62,7 @@ __all__ = [
     "NaturalnessScore",
     "PhraseRule",
     "build_kanji_tables",
+    "flagged_kanji",
     "is_japanese",
     "load_phrase_rules",
 ]
@@ -147,6 +149,24 @@ def _encodable(chars: str, codec: str) -> frozenset[str]:
     return frozenset(compress(chars, map(b"?".__ne__, encoded)))  # in C: a third of the time of a genexpr
 
 
+def flagged_kanji(chars: Iterable[str]) -> frozenset[str]:
+    """The characters of `chars` that `build_kanji_tables().flagged` holds, from the same codecs.
+
+    Each character's class depends on it alone, so classifying only the few hundred distinct characters of one
+    message gives the table's answer without building the table (~60 ms): what a one-message scan wants.
+    """
+    present = set(chars)
+    han = "".join(sorted(ch for ch in present if any(lo <= ord(ch) <= hi for lo, hi in _GB_BIG5_RANGES)))
+    curated = present & (JIS_X_0213_CHINESE | CP932_CHINESE)
+    if not han:
+        return frozenset(curated)
+    candidates = "".join(sorted(_encodable(han, "gb2312") | _encodable(han, "big5")))
+    if not candidates:
+        return frozenset(curated)
+    japanese = _encodable(candidates, "cp932") | _encodable(candidates, "euc_jis_2004")
+    return (frozenset(candidates) - japanese) | curated
+
+
 def build_kanji_tables() -> KanjiTables:
     """Derive the tables from Python's codecs (GB2312, Big5, cp932, EUC-JIS-2004); checks the curated lists."""
     # GB2312 and Big5 hold unified ideographs only, plus two compatibility ones in Big5.
@@ -179,13 +199,24 @@ class PhraseRule:
     id: str
     description: str
     strength: float
-    patterns: tuple[re.Pattern[str], ...]
+    regexes: tuple[str, ...]  # compiled on first use: see `patterns`
     every: bool  # an `all` rule: each pattern must match somewhere in the message
     min_count: int
     max_chars: int | None
     source: str
     examples: tuple[str, ...]
     counter_examples: tuple[str, ...]
+    # One of these characters is in every text the rule can match (empty: no such filter). Most mail holds none
+    # of a rare rule's characters, so its regex (some cost milliseconds to compile) is never built.
+    needs: frozenset[str] = frozenset()
+    where: str = ""
+
+    @functools.cached_property
+    def patterns(self) -> tuple[re.Pattern[str], ...]:
+        patterns = tuple(_compile(r, self.where) for r in self.regexes)
+        if any(p.match("") for p in patterns):
+            raise ConfigError(f"{self.where}: {'a pattern' if self.every else 'pattern'} matches the empty string")
+        return patterns
 
 
 _RULE_KEYS = frozenset(
@@ -208,13 +239,16 @@ _RULE_KEYS = frozenset(
 _MATCHERS = ("pattern", "literal", "all", "spaced_words", "long_vowel_words")
 
 
-def load_phrase_rules(path: Path) -> tuple[PhraseRule, ...]:
-    """Read and validate the phrase rules file; any problem is a ConfigError naming the file and the rule."""
+def load_phrase_rules(path: Path, *, compiled: bool = True) -> tuple[PhraseRule, ...]:
+    """Read and validate the phrase rules file; any problem is a ConfigError naming the file and the rule.
+
+    `compiled=False` leaves the regexes to be compiled on first use: for the shipped file, which the tests prove.
+    """
     doc = read_toml(path)
-    return parse_phrase_rules(doc, str(path))
+    return parse_phrase_rules(doc, str(path), compiled=compiled)
 
 
-def parse_phrase_rules(doc: Mapping[str, Any], origin: str) -> tuple[PhraseRule, ...]:
+def parse_phrase_rules(doc: Mapping[str, Any], origin: str, *, compiled: bool = True) -> tuple[PhraseRule, ...]:
     unknown = sorted(set(doc) - {"rules"})
     if unknown:
         raise ConfigError(f"{origin}: unknown key(s) {', '.join(unknown)}")
@@ -225,6 +259,8 @@ def parse_phrase_rules(doc: Mapping[str, Any], origin: str) -> tuple[PhraseRule,
     seen: set[str] = set()
     for k, raw in enumerate(raw_rules):
         rule = _parse_rule(raw, f"{origin}: rules[{k}]")
+        if compiled:
+            _ = rule.patterns
         if rule.id in seen:
             raise ConfigError(f"{origin}: duplicate rule id {rule.id!r}")
         seen.add(rule.id)
@@ -260,20 +296,22 @@ def _parse_rule(raw: Any, where: str) -> PhraseRule:
     matchers = [key for key in _MATCHERS if key in raw]
     if len(matchers) != 1:
         raise ConfigError(f"{where}: needs exactly one of {', '.join(_MATCHERS)}")
-    patterns = _compile_matcher(matchers[0], raw[matchers[0]], where)
+    regexes, needs = _matcher(matchers[0], raw[matchers[0]], where)
     examples = _texts(raw.get("examples"), f"{where}: examples")
     counter = _texts(raw.get("counter_examples"), f"{where}: counter_examples")
     return PhraseRule(
         id=rule_id,
         description=description.strip(),
         strength=float(strength),
-        patterns=patterns,
+        regexes=regexes,
         every=matchers[0] == "all",
         min_count=min_count,
         max_chars=max_chars,
         source=source.strip(),
         examples=examples,
         counter_examples=counter,
+        needs=needs,
+        where=where,
     )
 
 
@@ -290,26 +328,122 @@ def _compile(source: str, where: str) -> re.Pattern[str]:
         raise ConfigError(f"{where}: pattern does not compile: {exc}") from exc
 
 
-def _compile_matcher(kind: str, value: Any, where: str) -> tuple[re.Pattern[str], ...]:
+def _matcher(kind: str, value: Any, where: str) -> tuple[tuple[str, ...], frozenset[str]]:
+    """A rule's regex sources and the characters one of which any text it matches holds (see PhraseRule)."""
     if kind in ("pattern", "literal"):
         if not isinstance(value, str) or not value:
             raise ConfigError(f"{where}: {kind} must be a non-empty string")
-        pattern = _compile(re.escape(value) if kind == "literal" else value, where)
-        if pattern.match(""):
-            raise ConfigError(f"{where}: pattern matches the empty string")
-        return (pattern,)
+        if kind == "literal":
+            return (re.escape(value),), frozenset(value[0])
+        return (value,), leading_chars(value)
     if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
         raise ConfigError(f"{where}: {kind} must be a non-empty list of non-empty strings")
     if kind == "all":
         if len(value) < 2:
             raise ConfigError(f"{where}: all needs at least two patterns")
-        patterns = tuple(_compile(v, where) for v in value)
-        if any(p.match("") for p in patterns):
-            raise ConfigError(f"{where}: a pattern matches the empty string")
-        return patterns
+        # every pattern must match: what any one of them needs, the rule needs
+        return tuple(value), next((n for n in map(leading_chars, value) if n), frozenset())
     if kind == "spaced_words":
-        return (_compile(_spaced_words_pattern(value, where), where),)
-    return (_compile(_long_vowel_pattern(value, where), where),)
+        # each word is matched with a space inside it (the texts are NFKC: an ideographic space is a space)
+        return (_spaced_words_pattern(value, where),), frozenset(" ")
+    # each word is matched with a dash standing for an inner ー
+    return (_long_vowel_pattern(value, where),), frozenset(_LONG_VOWEL_DASHES)
+
+
+_REGEX_SPECIAL = frozenset("\\.^$*+?{}[]()|")
+_MAY_BE_ABSENT = ("?", "*", "{")
+_MAX_NEEDS = 64  # a larger class is no cheap filter: substring searches, one per character
+
+
+def leading_chars(source: str) -> frozenset[str]:
+    """Characters one of which starts every match of the regex `source`, when that is plain to see; else empty.
+
+    Only the simplest heads are read: a literal character, a \\uXXXX escape or an escaped special character, or a
+    class of those and ranges (not negated, at most _MAX_NEEDS characters), not made optional by a quantifier,
+    in a regex with no alternation at the top level. Anything else (a group, a flag, \\s, a dot) gives no filter.
+    """
+    if _top_level_alternation(source):
+        return frozenset()
+    head, end = _head(source)
+    if not head or source[end : end + 1] in _MAY_BE_ABSENT:
+        return frozenset()
+    return head
+
+
+def _escaped(source: str, i: int) -> tuple[str | None, int]:
+    """The literal character of the escape at source[i] ("\\"), and where it ends; None if it is no literal."""
+    nxt = source[i + 1 : i + 2]
+    if nxt == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", source[i + 2 : i + 6]):
+        return chr(int(source[i + 2 : i + 6], 16)), i + 6
+    if nxt and nxt in _REGEX_SPECIAL | {"-", "/"}:
+        return nxt, i + 2
+    return None, i + 2
+
+
+def _head(source: str) -> tuple[frozenset[str], int]:
+    if not source:
+        return frozenset(), 0
+    first = source[0]
+    if first == "\\":
+        ch, end = _escaped(source, 0)
+        return (frozenset(ch), end) if ch is not None else (frozenset(), end)
+    if first != "[":
+        return (frozenset(), 1) if first in _REGEX_SPECIAL else (frozenset(first), 1)
+    items: set[str] = set()
+    i = 1
+    if source[i : i + 1] in ("^", "]"):
+        return frozenset(), i  # negated, or a literal "]" first: not read
+    low: str | None = None  # the last single character, which a "-" may turn into a range's start
+    while i < len(source) and source[i] != "]":
+        is_range = source[i] == "-" and low is not None and source[i + 1 : i + 2] not in ("]", "")
+        if is_range:
+            i += 1
+        if source[i] == "\\":
+            ch, i = _escaped(source, i)
+            if ch is None:
+                return frozenset(), i
+        elif source[i] == "[":
+            return frozenset(), i  # a nested set or a POSIX-looking class: not read
+        else:
+            ch, i = source[i], i + 1
+        if is_range and low is not None:
+            if ord(ch) < ord(low) or ord(ch) - ord(low) > _MAX_NEEDS:
+                return frozenset(), i
+            items.update(chr(c) for c in range(ord(low), ord(ch) + 1))
+            low = None
+        else:
+            items.add(ch)
+            low = ch
+    if i >= len(source) or not items or len(items) > _MAX_NEEDS:
+        return frozenset(), i
+    return frozenset(items), i + 1
+
+
+def _top_level_alternation(source: str) -> bool:
+    depth = 0
+    i = 0
+    in_class = False
+    while i < len(source):
+        ch = source[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+            if source[i + 1 : i + 2] == "^":
+                i += 1
+            if source[i + 1 : i + 2] == "]":
+                i += 1  # a "]" first in a class is a literal
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            return True
+        i += 1
+    return False
 
 
 def _spaced_words_pattern(words: Sequence[str], where: str) -> str:
@@ -503,9 +637,10 @@ class JapaneseTextAnalyzer:
         naturalness = options.get("naturalness", True)
         if not isinstance(naturalness, bool):
             raise ConfigError("[analyzers.ja_text] naturalness must be true or false")
-        self._rules = load_phrase_rules(config.rules_path(path))
-        # The kanji tables (~60 ms) and the Sudachi dictionary (~100 ms) are built on the first Japanese message:
-        # most mail is not Japanese, and a one-message `triage scan` should not pay for them up front.
+        # The shipped file is proven by the tests: its regexes compile on first use (prepare() compiles them all).
+        self._rules = load_phrase_rules(config.rules_path(path), compiled=path != DEFAULT_PHRASES)
+        # The Sudachi dictionary (~50 ms) is loaded on the first Japanese message and the kanji tables (~60 ms)
+        # only by prepare(): most mail is not Japanese, and a one-message `triage scan` should not pay for them.
         self._kanji = None
         self._tokenizer = None
         self._naturalness_wanted = naturalness and _sudachi_installed()
@@ -523,6 +658,13 @@ class JapaneseTextAnalyzer:
         if self._kanji is None:
             self._kanji = build_kanji_tables()
         return self._kanji
+
+    def prepare(self) -> None:
+        """Compile the phrase rules, build the kanji tables, load the Sudachi dictionary: now, not on first use."""
+        for rule in self.rules:
+            _ = rule.patterns
+        _ = self.kanji
+        self._sudachi()
 
     @property
     def has_naturalness(self) -> bool:
@@ -573,13 +715,14 @@ class JapaneseTextAnalyzer:
 
     # -- JA_NON_JAPANESE_KANJI -----------------------------------------------------------------------------------
     def _non_japanese_kanji(self, fields: _Fields, ctx: PluginContext) -> tuple[float, list[str]] | None:
-        tables = self.kanji
+        # The full table once prepared (a worker scanning many messages); else only this message's characters.
+        flagged = self._kanji.flagged if self._kanji is not None else flagged_kanji(set().union(*fields.raw))
         found: dict[str, None] = {}
         snippet = ""
         budget = MAX_CONTEXT_CHECKS
         for text in fields.raw:
             # set() and str.find run in C: a hostile field of 20k kanji costs a few hundred microseconds.
-            present = sorted((set(text) & tables.flagged) - found.keys(), key=text.find)
+            present = sorted((set(text) & flagged) - found.keys(), key=text.find)
             for ch in present:
                 if len(found) >= MAX_KANJI_LISTED or budget <= 0:
                     break
@@ -593,17 +736,17 @@ class JapaneseTextAnalyzer:
             ctx.check_deadline()
         if not found:
             return None
-        strong = [ch for ch in found if ch not in tables.cp932_chinese]
+        strong = [ch for ch in found if ch not in CP932_CHINESE]
         if len(strong) >= 3 or (strong and len(found) >= 3):
             strength = 1.0
-        elif any(ch in tables.jis_chinese for ch in strong):
+        elif any(ch in JIS_X_0213_CHINESE for ch in strong):
             strength = 0.8
         elif strong:
             strength = 0.7
         else:
             strength = 0.5
         evidence = [f"{len(found)} character(s) Japanese does not write: " + ", ".join(_codepoint(ch) for ch in found)]
-        weak = [ch for ch in found if ch in tables.cp932_chinese]
+        weak = [ch for ch in found if ch in CP932_CHINESE]
         if weak:
             evidence.append("weaker (Chinese forms cp932 also holds): " + " ".join(weak))
         evidence.append(f'in "{snippet}"')
@@ -612,8 +755,8 @@ class JapaneseTextAnalyzer:
     # -- JA_UNNATURAL_PHRASE -------------------------------------------------------------------------------------
     def _rule_quotes(self, rule: PhraseRule, fields: _Fields) -> list[str]:
         texts = [t for t in fields.normalised if rule.max_chars is None or len(t) <= rule.max_chars]
-        if not texts:
-            return []
+        if not texts or (rule.needs and not any(c in t for t in texts for c in rule.needs)):
+            return []  # no text holds a character every match needs: the rule cannot fire (its regex stays unbuilt)
         quotes: dict[str, None] = {}
         for pattern in rule.patterns:
             found = False

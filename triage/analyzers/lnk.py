@@ -189,6 +189,10 @@ class LnkAnalyzer:
         self._rules = load_lnk_rules(config.rules_path(lists))
         self._scanner, _ = scanner_from_options(config, options, f"analyzers.{self.name}")
 
+    def prepare(self) -> None:
+        if self._scanner is not None:
+            self._scanner.prepare()
+
     def analyze(self, target: ArtifactView, ctx: PluginContext) -> Iterable[Finding]:
         if self._rules is None or self._scanner is None or not target.readable or not target.data:
             return []

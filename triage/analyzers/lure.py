@@ -21,6 +21,7 @@ default 10) and `opening_chars` (int, default 600): how much of the body counts 
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -144,9 +145,14 @@ class _Word:
     runs, which costs a fraction of what an alternation pays at every letter of an English text."""
 
     lead: str
-    regex: re.Pattern[str]
+    source: str
     theme: int
     whole_word: bool  # keywords are whole words; a pattern says its own boundaries
+
+    @functools.cached_property
+    def regex(self) -> re.Pattern[str]:
+        # Compiled the first time its lead is in a text: ~100 of them, and most mail holds none.
+        return re.compile(self.source)
 
 
 @dataclass(frozen=True)
@@ -431,13 +437,15 @@ def _compile(literals: Mapping[str, tuple[int, str]], patterns: Sequence[tuple[s
         source = _literal_source(text)
         if key.isascii():
             lead = _SEPARATORS.split(text.strip())[0]
-            words.append(_Word(lead=lead, regex=re.compile(source), theme=index, whole_word=True))
+            words.append(_Word(lead=lead, source=source, theme=index, whole_word=True))
         else:
             non_ascii.append(source)
     for source, index in patterns:
         lead = _leading_literal(source)
         if lead.isascii():
-            words.append(_Word(lead=lead, regex=re.compile(source), theme=index, whole_word=False))
+            word = _Word(lead=lead, source=source, theme=index, whole_word=False)
+            _ = word.regex  # a rules-file pattern compiles at set-up: a bad one fails there
+            words.append(word)
         else:
             non_ascii.append(source)
             non_ascii_patterns.append((re.compile(source), index))

@@ -318,9 +318,25 @@ def _char(code: int | None) -> str | None:
 class ScriptScanner:
     """Pattern matching over a script and its decoded layers. Immutable; one per Engine."""
 
-    def __init__(self, patterns: Sequence[Pattern], *, max_decoded: int = DEFAULT_MAX_DECODED) -> None:
-        self.patterns = tuple(patterns)
+    def __init__(
+        self, patterns: Sequence[Pattern] | Callable[[], Sequence[Pattern]], *, max_decoded: int = DEFAULT_MAX_DECODED
+    ) -> None:
+        # A callable is loaded on first use: mail bodies reach the script analyzer as "text" and most are no
+        # script, so a one-off scan need not compile the patterns. `prepare()` loads them now.
+        self._patterns: tuple[Pattern, ...] | None = None if callable(patterns) else tuple(patterns)
+        self._load = patterns if callable(patterns) else None
         self.max_decoded = max_decoded
+
+    @property
+    def patterns(self) -> tuple[Pattern, ...]:
+        if self._patterns is None:
+            assert self._load is not None
+            self._patterns = tuple(self._load())
+        return self._patterns
+
+    def prepare(self) -> None:
+        """Load the patterns now (start-up checks of a site's files, a gateway worker's warm-up)."""
+        _ = self.patterns
 
     def scan(self, text: str, check_deadline: Callable[[], None], *, batch: bool = False) -> ScriptScan:
         techniques: dict[str, None] = {}
@@ -708,7 +724,8 @@ def scanner_from_options(config: Config, options: Mapping[str, Any], section: st
     for key, value in (("max_text", max_text), ("max_decoded", max_decoded)):
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise ConfigError(f"[{section}] {key} must be a positive integer")
-    return ScriptScanner(load_patterns(config.rules_path(path)), max_decoded=max_decoded), max_text
+    patterns = config.rules_path(path)
+    return ScriptScanner(lambda: load_patterns(patterns), max_decoded=max_decoded), max_text
 
 
 class ScriptAnalyzer:
@@ -726,6 +743,10 @@ class ScriptAnalyzer:
         options = config.analyzer_options(self.name)
         check_options(options, _OPTIONS, f"analyzers.{self.name}")
         self._scanner, self._max_text = scanner_from_options(config, options, f"analyzers.{self.name}")
+
+    def prepare(self) -> None:
+        if self._scanner is not None:
+            self._scanner.prepare()
 
     def analyze(self, target: ArtifactView, ctx: PluginContext) -> Iterable[Finding]:
         if self._scanner is None or not target.readable or not target.data:

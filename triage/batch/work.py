@@ -35,6 +35,8 @@ class Scanner:
         self.collector = MessageCollector()
         self.cache = LruCache()
         self.engine = Engine(config, analyzers=(*default_analyzers(), self.collector), cache=self.cache)
+        self.engine.warm_up()  # the one-off loading now, so the sweep's first message is not the slow one
+        self.collector.take()  # forget the warm-up message
         self.limit = config.limits.max_message_size
 
     def run(self, task: Task) -> ScanResult:
