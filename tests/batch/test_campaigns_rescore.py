@@ -79,3 +79,16 @@ def test_rescore_refuses_a_table_without_a_saved_symbol(tmp_path: Path) -> None:
     bad.write_text("[verdict]\nsuspicious = 20.0\nmalicious = 10.0\n")
     with pytest.raises(ConfigError):
         load_table(bad)
+
+
+def test_campaign_dates_are_first_and_last_in_time_not_in_text_order(tmp_path: Path, sweep: SweepFn) -> None:
+    dates = ["Wed, 31 Jul 2024 09:00:00 +0900", "Fri, 02 Aug 2024 09:00:00 +0900", "Thu, 01 Aug 2024 23:30:00 -0700"]
+    mails = [
+        _campaign_mail(i, exe=True).replace(b"Mon, 16 Nov 2026 10:00:00 +0900", date.encode())
+        for i, date in enumerate(dates)
+    ]
+    (tmp_path / "box.mbox").write_bytes(_box(mails))
+    summary = sweep([tmp_path / "box.mbox"])
+    attachment = next(c for c in summary.campaigns if c.kind == "attachment")
+    # as text "Fri, 02 Aug" < "Thu, 01 Aug" < "Wed, 31 Jul"; in time 31 Jul < 2 Aug 09:00 JST < 1 Aug 23:30 PDT
+    assert (attachment.first_date, attachment.last_date) == (dates[0], dates[2])

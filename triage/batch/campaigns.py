@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from triage.batch.store import ResultStore
+from triage.batch.store import ResultStore, date_ts
 from triage.model import Level
 
 _SKIP_TYPES = frozenset({"text", "html", "email", "image"})
@@ -85,7 +85,10 @@ def build_campaigns(store: ResultStore, freemail_list: Path) -> list[Campaign]:
             f"SELECT COUNT(DISTINCT address) FROM recipients WHERE message IN ({marks})",  # noqa: S608 - placeholders
             ordered,
         ).fetchone()[0]
-        stamps = sorted(d for d in (dates[m] for m in ordered) if d)
+        # by the instant each Date names, not as text ("Fri, 02 Aug" sorts before "Wed, 31 Jul"); undated last
+        stamps = sorted(
+            (d for d in (dates[m] for m in ordered) if d), key=lambda d: (date_ts(d) is None, date_ts(d) or 0)
+        )
         out.append(
             Campaign(
                 kind, key, ordered, int(recipients), worst, stamps[0] if stamps else "", stamps[-1] if stamps else ""
