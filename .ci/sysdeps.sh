@@ -5,6 +5,7 @@
 #   libmilter-dev           pymilter is built against it (the gateway extra)
 #   postfix                 the real MTA the gateway tests start on 127.0.0.1
 #   chromium                the headless browser the HTML report tests drive through Playwright
+#   fonts-ipafont-gothic    Japanese glyphs for the browser tests' screenshots of Japanese pages
 set -euo pipefail
 needed=()
 ldconfig -p 2>/dev/null | grep -q 'libmagic\.so\.1' || needed+=(libmagic1)
@@ -14,6 +15,7 @@ command -v 7zz >/dev/null || command -v 7z >/dev/null || needed+=(7zip)
 [ -e /usr/include/libmilter/mfapi.h ] || needed+=(libmilter-dev)
 [ -x /usr/sbin/postfix ] || needed+=(postfix)
 [ -x /usr/bin/chromium ] || needed+=(chromium)
+[ -e /usr/share/fonts/opentype/ipafont-gothic/ipag.ttf ] || needed+=(fonts-ipafont-gothic)
 [ ${#needed[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
   echo "installing system packages: ${needed[*]}"

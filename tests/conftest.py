@@ -23,6 +23,12 @@ if str(ROOT / "samples") not in sys.path:
 CORPUS = Path(os.environ.get("TRIAGE_CORPUS", ROOT.parent / "shared" / "corpus"))
 
 
+@pytest.fixture(autouse=True)
+def _english_reports(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests expect English output whatever the locale of the machine running them (ja_JP.UTF-8 included)."""
+    monkeypatch.setenv("TRIAGE_LANG", "en")
+
+
 @pytest.fixture(scope="session")
 def engine() -> Engine:
     return Engine()

@@ -22,41 +22,28 @@ from triage.model import Level
 
 if TYPE_CHECKING:
     from triage.gateway.policy import GatewayPolicy
+    from triage.report.i18n import Messages
 
 EXIT_NO_VERDICT = 1
 EXIT_USAGE = 2
 _EXIT_BY_LEVEL = {Level.CLEAN: 0, Level.SUSPICIOUS: 3, Level.MALICIOUS: 4}
 _CHUNK = 1 << 20
 
-_EPILOG = """\
-exit status (unless --exit-zero):
-  0  clean
-  3  suspicious
-  4  malicious
-  1  no verdict: the scan crashed, timed out or the message is too large (it is still written, X-Triage-Error)
-  2  usage or configuration error (the message is still written out, unchanged)
-procmail, maildrop and Exim treat a non-zero status as a failed filter: use --exit-zero with them.
-The filter only tags; [gateway] quarantine/reject/tempfail actions are the caller's to take from the status.
-"""
 
+def add_parser(subparsers: Any, messages: Messages | None = None) -> None:
+    from triage.report.i18n import load_messages
 
-def add_parser(subparsers: Any) -> None:
+    m = messages if messages is not None else load_messages("en")  # the epilog lists the exit statuses
     parser = subparsers.add_parser(
         "filter",
-        help="read a message on stdin, write it on stdout with X-Triage-* headers",
-        description="Scan one message from stdin and write it to stdout with X-Triage-Verdict, X-Triage-Score "
-        "and X-Triage-Findings headers (procmail, maildrop, Postfix pipe(8), Exim).",
-        epilog=_EPILOG,
+        help=m.t("cli.filter_help"),
+        description=m.t("cli.filter_description"),
+        epilog=m.t("cli.filter_epilog"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--config", type=Path, metavar="FILE", help="site configuration on top of the defaults")
-    parser.add_argument("--exit-zero", action="store_true", help="exit 0 whenever the message was written out")
-    parser.add_argument(
-        "--engine-factory",
-        default=None,
-        metavar="MODULE:CALLABLE",
-        help="build the scanner with this callable (given the Config); default triage.engine:Engine",
-    )
+    parser.add_argument("--config", type=Path, metavar="FILE", help=m.t("cli.config"))
+    parser.add_argument("--exit-zero", action="store_true", help=m.t("cli.filter_exit_zero"))
+    parser.add_argument("--engine-factory", default=None, metavar="MODULE:CALLABLE", help=m.t("cli.engine_factory"))
     parser.set_defaults(handler=run)
 
 

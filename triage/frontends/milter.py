@@ -28,38 +28,25 @@ from triage.model import Envelope, Report
 if TYPE_CHECKING:
     from triage.gateway.logline import LogLines
     from triage.isolation import ScanPool
+    from triage.report.i18n import Messages
 
 DEFAULT_SOCKET = "unix:/run/triage/milter.sock"
 DRAIN_SECONDS = 1.2  # SIGTERM to exit stays under 2 s
 _MAX_ENVELOPE_TEXT = 512
 
 
-def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "milter",
-        help="run as a Postfix/Sendmail milter (tag, quarantine, reject per [gateway])",
-        description="Scan every message passing through Postfix or Sendmail and act on the verdict as the "
-        "[gateway] table of scoring.toml (or the site file's [gateway]) says. See docs/gateway.md.",
-    )
+def add_parser(subparsers: Any, messages: Messages | None = None) -> None:
+    from triage.report.i18n import load_messages
+
+    m = messages if messages is not None else load_messages("en")
+    parser = subparsers.add_parser("milter", help=m.t("cli.milter_help"), description=m.t("cli.milter_description"))
     parser.add_argument(
-        "--socket",
-        default=DEFAULT_SOCKET,
-        metavar="SPEC",
-        help=f"unix:/path (default {DEFAULT_SOCKET}) or inet:PORT@127.0.0.1",
+        "--socket", default=DEFAULT_SOCKET, metavar="SPEC", help=m.t("cli.milter_socket", default=DEFAULT_SOCKET)
     )
-    parser.add_argument(
-        "--socket-mode", default="660", metavar="OCTAL", help="permissions of a unix socket (default 660)"
-    )
-    parser.add_argument("--config", type=Path, metavar="FILE", help="site configuration on top of the defaults")
-    parser.add_argument(
-        "--engine-factory",
-        default=None,
-        metavar="MODULE:CALLABLE",
-        help="build the scanner with this callable (given the Config); default triage.engine:Engine",
-    )
-    parser.add_argument(
-        "--check-config", action="store_true", help="load and check the configuration, build an engine, and exit"
-    )
+    parser.add_argument("--socket-mode", default="660", metavar="OCTAL", help=m.t("cli.milter_socket_mode"))
+    parser.add_argument("--config", type=Path, metavar="FILE", help=m.t("cli.config"))
+    parser.add_argument("--engine-factory", default=None, metavar="MODULE:CALLABLE", help=m.t("cli.engine_factory"))
+    parser.add_argument("--check-config", action="store_true", help=m.t("cli.milter_check_config"))
     parser.set_defaults(handler=run)
 
 

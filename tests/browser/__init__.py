@@ -1,0 +1,1 @@
+"""Browser tests of the HTML report (Playwright on Debian's Chromium)."""
