@@ -15,6 +15,7 @@ import pyzipper
 from tests._pe import minimal_pe
 from tests.conftest import make_message
 from tests.unpack._zipbuild import Member, build_zip
+from triage.config import load_config
 from triage.engine import Engine
 from triage.model import Level, NoteKind
 
@@ -118,3 +119,20 @@ def test_cp932_member_name_without_utf8_flag(engine: Engine) -> None:
     archive = build_zip([Member(name="歓迎会.exe".encode("cp932"), data=PE, method=8, utf8=False)])
     report = engine.scan(make_message(attachments=[("歓迎会.zip", archive, "application/zip")]))
     assert "歓迎会.exe" in [a.name for a in report.artifacts]
+
+
+def test_password_guessing_time_is_shared_by_every_container_of_a_scan() -> None:
+    # Eight 7z archives whose passwords are nowhere: 7-Zip's key derivation makes each guess cost, so without a
+    # scan-wide budget such a message holds a worker until the deadline. With 0.3 s, the first archives spend it
+    # and the rest are reported unopened with the reason, quickly; none is called clean.
+    from samplekit.archives import sevenzip
+
+    archives = [(f"資料{i}.7z", sevenzip(password=f"unknown-{i}-Zq9"), "application/x-7z-compressed") for i in range(8)]
+    engine = Engine(load_config(overrides={"passwords": {"max_seconds": 0.3}}))
+    report = engine.scan(make_message(body="資料を送付します。", attachments=archives))
+    assert report.verdict.level != Level.CLEAN and not report.verdict.complete
+    notes = [n for n in report.notes if n.kind == NoteKind.ENCRYPTED_NO_PASSWORD]
+    assert len(notes) == 8
+    spent = [n for n in notes if "password-guessing time (0.3 s) is spent" in n.detail]
+    assert spent, [n.detail for n in notes]
+    assert any("(0 tried)" in n.detail for n in spent)  # the later archives got no guesses at all

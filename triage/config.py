@@ -43,6 +43,7 @@ class Limits:
 class PasswordOptions:
     max_candidates: int = 200
     max_attempts: int = 100
+    max_seconds: float = 10.0  # guessing time per scan, all encrypted containers together
     wordlist: str = "lists/passwords.txt"
     keywords: str = "lists/password_keywords.txt"
     extra: tuple[str, ...] = ()  # --password values
@@ -84,7 +85,13 @@ _SCHEMA: dict[str, dict[str, tuple[type, ...]]] = {
         "max_seconds": _NUM,
         "max_message_size": _INT,
     },
-    "passwords": {"max_candidates": _INT, "max_attempts": _INT, "wordlist": _STR, "keywords": _STR},
+    "passwords": {
+        "max_candidates": _INT,
+        "max_attempts": _INT,
+        "max_seconds": _NUM,
+        "wordlist": _STR,
+        "keywords": _STR,
+    },
 }
 _PLUGIN_SECTIONS = ("unpack", "analyzers")
 # A site file may override the gateway policy of scoring.toml; its keys are validated by GatewayPolicy.updated.

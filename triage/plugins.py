@@ -129,6 +129,11 @@ class PluginContext(Protocol):
 
     def password_candidates(self) -> Sequence[PasswordCandidate]: ...
 
+    def password_seconds_left(self) -> float:
+        """Password-guessing time left in this scan; `try_passwords` stops guessing when it runs out."""
+
+    def spend_password_seconds(self, seconds: float) -> None: ...
+
     def add_ioc(self, kind: str, value: str) -> None:
         """Record an indicator for the report's `iocs`: kind is one of urls, domains, ips, emails, hashes."""
 

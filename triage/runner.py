@@ -53,6 +53,15 @@ class ScanState:
     def parsed_for(self, artifact_id: str) -> Any:
         raise NotImplementedError
 
+    password_seconds_spent: float = 0.0
+
+    def password_seconds_left(self) -> float:
+        """What is left of the scan's password-guessing time ([passwords] max_seconds), shared by every container."""
+        return self.config.passwords.max_seconds - self.password_seconds_spent
+
+    def spend_password_seconds(self, seconds: float) -> None:
+        self.password_seconds_spent += seconds
+
 
 def clip_evidence(evidence: Iterable[str]) -> tuple[str, ...]:
     """Evidence stays short: a bounded number of bounded strings."""
@@ -131,6 +140,12 @@ class CallContext:
 
     def password_candidates(self) -> Sequence[PasswordCandidate]:
         return self.state.password_candidates()
+
+    def password_seconds_left(self) -> float:
+        return self.state.password_seconds_left()
+
+    def spend_password_seconds(self, seconds: float) -> None:
+        self.state.spend_password_seconds(seconds)
 
     def add_message(self, artifact_id: str, parsed: Any) -> None:
         self.state.add_message(artifact_id, parsed)

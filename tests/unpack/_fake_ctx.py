@@ -80,6 +80,12 @@ class FakeContext:
         self.candidate_calls += 1
         return self._candidates
 
+    def password_seconds_left(self) -> float:
+        return 30.0
+
+    def spend_password_seconds(self, seconds: float) -> None:
+        pass
+
     def add_message(self, artifact_id: str, parsed: Any) -> None:
         pass
 

@@ -2,13 +2,15 @@
 for every format (zip, 7z, RAR, encrypted Office...).
 
 The candidates come from `ctx.password_candidates()` in order (message text first, then `--password`, then the
-shared list). Every guess spends the per-container attempt budget (`[passwords] max_attempts`); the outcome is
+shared list). Every guess spends the per-container attempt budget (`[passwords] max_attempts`) and the scan's
+guessing time, shared by all its containers (`[passwords] max_seconds`); the outcome is
 reported with the shared finding ids: `ARCHIVE_PASSWORD_IN_BODY` when a password found in the message opened it,
 `ARCHIVE_ENCRYPTED_NO_PASSWORD` and an `encrypted_no_password` Note when none did.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -59,11 +61,15 @@ def try_passwords(
     for candidate in candidates:
         if not candidate.value:
             continue
-        if tried >= budget:
+        if tried >= budget or ctx.password_seconds_left() <= 0:
             break
         ctx.check_deadline()
         tried += 1
-        value = attempt(candidate.value)
+        started = time.monotonic()
+        try:
+            value = attempt(candidate.value)
+        finally:
+            ctx.spend_password_seconds(time.monotonic() - started)
         if value is not None:
             return Opened(value=value, candidate=candidate, tried=tried), tried
     return None, tried
@@ -83,6 +89,9 @@ def report_opened(ctx: PluginContext, candidate: PasswordCandidate, *, what: str
 def report_no_password(ctx: PluginContext, name: str, tried: int, *, why: str = "", what: str = "archive") -> None:
     """ARCHIVE_ENCRYPTED_NO_PASSWORD and an encrypted_no_password Note: never silence, never clean."""
     evidence = [escape_controls(name), f"{tried} password candidate(s) tried"]
+    if ctx.password_seconds_left() <= 0:
+        spent = f"the scan's password-guessing time ({ctx.config.passwords.max_seconds:g} s) is spent"
+        why = f"{why}; {spent}" if why else spent
     if why:
         evidence.append(why)
     ctx.emit("ARCHIVE_ENCRYPTED_NO_PASSWORD", evidence)
