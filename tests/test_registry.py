@@ -63,7 +63,7 @@ def test_a_plain_message_loads_only_what_it_needs() -> None:
     assert report.notes == ()
     loaded = {p.name for p in (*engine.unpackers, *engine.analyzers) if isinstance(p, LazyPlugin) and p.loaded}
     assert "mime" in loaded and "sender" in loaded
-    assert not {"office", "pdf", "zip", "rar", "sevenzip", "pe", "lnk", "chm", "rtf", "ichitaro"} & loaded
+    assert not {"office", "pdf", "zip", "rar", "sevenzip", "pe", "lnk", "chm", "rtf", "ichitaro", "script"} & loaded
 
 
 def test_a_site_option_error_fails_at_start_up() -> None:
@@ -193,3 +193,24 @@ def test_phrase_rule_filters_admit_every_example() -> None:
         for example in rule.examples:
             text = unicodedata.normalize("NFKC", example)
             assert not rule.needs or any(c in text for c in rule.needs), (rule.id, example)
+
+
+def test_a_maybe_declaration_skips_exactly_what_its_class_ignores() -> None:
+    # The script analyzer reads text/HTML only when the MIME unpacker flagged the part as a script: the declaration
+    # says the same, so the engine need not load the analyzer for every plain body.
+    from tests.analyzers._carriers import Ctx, view_of
+    from triage.analyzers.script import ScriptAnalyzer
+
+    spec = next(s for s in ANALYZERS if s.name == "script")
+    script = ScriptAnalyzer()
+    script.setup(load_config())
+    body = b"powershell -nop -w hidden -enc " + b"A" * 40 + b"\nIEX (New-Object Net.WebClient).DownloadString('x')"
+    for types, meta in (
+        (("text",), {}),
+        (("html",), {}),
+        (("text",), {"script": "script-ps1"}),
+        (("script-ps1", "text"), {}),
+        (("hta", "html"), {}),
+    ):
+        target = view_of(body, "x", types=types, meta=meta)  # type: ignore[arg-type]
+        assert spec.ignores(target) == (not list(script.analyze(target, Ctx()))), (types, meta)  # type: ignore[arg-type]

@@ -441,6 +441,8 @@ class Engine:
                 ctx.commit()
                 return CallOutcome.OK
         if isinstance(analyzer, LazyPlugin):
+            if analyzer.spec.ignores(target):
+                return CallOutcome.OK  # declared not to read this artifact: no need to load it
             analyzer.load()  # outside the crash wrapper: a configuration error is not a crash on this mail
         outcome = run_call(ctx, _call)
         if key is not None and self.cache is not None and outcome == CallOutcome.OK:

@@ -39,6 +39,18 @@ class PluginSpec:
     accepts: frozenset[str]
     emits: frozenset[str]
     scope: Scope | None = None  # analyzers only
+    # Accepted tags that are only a maybe: an artifact whose tags are all among these is analysed only if its meta
+    # has `maybe_meta`. Lets the engine skip loading a plugin for what it would ignore (the script analyzer reads a
+    # text or HTML part only when the MIME unpacker flagged it "script"); the class applies the same rule.
+    maybe_tags: frozenset[str] = frozenset()
+    maybe_meta: str | None = None
+
+    def ignores(self, target: object) -> bool:
+        if self.maybe_meta is None or not isinstance(target, ArtifactView):
+            return False
+        return self.accepts.isdisjoint(set(target.types) - self.maybe_tags) and not target.artifact.meta.get(
+            self.maybe_meta
+        )
 
     @property
     def section(self) -> str:
@@ -141,7 +153,16 @@ ANALYZERS: tuple[PluginSpec, ...] = (
         {"lnk"},
         _SCRIPT_IDS | {"LNK_SUSPICIOUS_TARGET", "LNK_HIDDEN_ARGUMENTS", "LNK_ICON_DECOY"},
     ),
-    _a("script", "script", "ScriptAnalyzer", _A, _SCRIPT_TAGS | {"text", "html"}, _SCRIPT_IDS),
+    PluginSpec(
+        "script",
+        "triage.analyzers.script",
+        "ScriptAnalyzer",
+        _SCRIPT_TAGS | {"text", "html"},
+        _SCRIPT_IDS,
+        _A,
+        maybe_tags=frozenset({"text", "html"}),
+        maybe_meta="script",
+    ),
     _a("chm", "chm", "ChmAnalyzer", _A, {"chm"}, {"CHM_SCRIPT"}),
     _a("rtf", "rtf", "RtfAnalyzer", _A, {"rtf"}, {"DOC_RTF_EXPLOIT", "RTF_OBFUSCATED"}),
     _a(
@@ -255,6 +276,8 @@ class LazyAnalyzer(LazyPlugin):
         self.scope: Scope = spec.scope
 
     def analyze(self, target: Any, ctx: PluginContext) -> Iterable[Finding]:
+        if self.spec.ignores(target):
+            return ()
         analyzer: Analyzer = self.load()
         return analyzer.analyze(target, ctx)
 
