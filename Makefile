@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 PYTHON  ?= python3
 
-.PHONY: run test lint typecheck unit bench sysdeps samples clean
+.PHONY: run test lint typecheck unit bench sysdeps samples clean fuzz
 
 run: $(STAMP)
 	@$(VENV)/bin/triage scan samples/; rc=$$?; \
@@ -39,6 +39,13 @@ $(STAMP): pyproject.toml
 	@$(PY) -m pip install --quiet -e '.[dev,ja,gateway,batch]'
 	@$(PY) -m compileall -q triage >/dev/null  # bytecode up front: start-up counts for one-message scans
 	@touch $(STAMP)
+
+# Coverage-guided fuzzing of the parsers (issue 8): every tests/fuzz/fuzz_*.py for FUZZ_SECONDS each, one after
+# another; crashes land in tests/fuzz/findings/. Not part of `make test` or CI.
+FUZZ_SECONDS ?= 300
+fuzz: $(STAMP)
+	@$(PY) -c 'import atheris' 2>/dev/null || $(PY) -m pip install --quiet -e '.[fuzz]'
+	$(PY) tests/fuzz/run_all.py --seconds $(FUZZ_SECONDS) --rss-limit-mb 2048 --timeout 20
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
