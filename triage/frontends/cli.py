@@ -7,6 +7,7 @@ Exit codes of `triage scan` (worst over all messages scanned):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import importlib
 import inspect
@@ -268,7 +269,9 @@ def _scan(args: argparse.Namespace, ui: Messages) -> int:
     return worst
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, fast_exit: bool = False) -> int:
+    """Run one command; its exit status. With `fast_exit` (the console script), a finished `triage scan` ends the
+    process at once instead of returning: see `run`."""
     ui = _ui_messages(sys.argv[1:] if argv is None else argv)
     parser = _parser(ui)
     try:
@@ -277,13 +280,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     if args.command == "scan":
         try:
-            return _scan(args, ui)
+            code = _scan(args, ui)
         except KeyboardInterrupt:
             return 130
         except BrokenPipeError:
             # The reader went away (| head): not an error of ours.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return EXIT_CLEAN
+        if fast_exit:
+            _exit_now(code)
+        return code
     handler = getattr(args, "handler", None)
     if handler is not None:
         try:
@@ -294,5 +300,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_USAGE
 
 
+def _exit_now(code: int) -> None:
+    """End a finished scan without tearing the interpreter down.
+
+    Freeing the Japanese dictionary, the YARA rules and every module's objects costs ~60 ms, a tenth of a
+    one-message scan, and buys nothing: a scan holds no pool, server, lock or temporary file. Output is flushed
+    first; other commands (pools, servers, files to close) exit the normal way.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # the reader went away, or the stream is closed
+            stream.flush()
+    os._exit(code)
+
+
+def run() -> None:
+    """The `triage` console script."""
+    sys.exit(main(fast_exit=True))
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
