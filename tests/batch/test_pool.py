@@ -46,35 +46,12 @@ LocalPool(EngineSpec(), jobs=1, hard_seconds=600.0, factory=misbehaving).run([[t
 
 def test_sweep_workers_do_not_outlive_a_killed_sweep() -> None:
     """SIGKILL of `triage batch` (the OOM killer's way): its worker, stuck in a scan, goes too."""
-    import contextlib
     import os
-    import signal
-    import subprocess
-    import sys
-    import time
     from pathlib import Path
 
-    from gateway._postfix import _descendants, _reap
+    from gateway._postfix import survivors_of_killed_owner
 
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root / "tests"), str(root)])}
-    proc = subprocess.Popen([sys.executable, "-c", _SWEEP_OWNER], cwd=root, env=env, stdout=subprocess.PIPE)
-    family: list[int] = []
-    try:
-        assert proc.stdout is not None and proc.stdout.readline().strip() == b"scanning"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and len(family) < 2:  # the fork server and its worker
-            time.sleep(0.5)
-            family = _descendants(proc.pid)
-        assert len(family) >= 2
-        time.sleep(1.0)  # the worker has the stuck message now
-        proc.kill()
-        proc.wait(timeout=10)
-        assert not _reap(family, 10.0), "sweep workers outlived the sweep"
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
-        for pid in family:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        _reap(family, 5.0)
+    # the fork server and its worker
+    assert not survivors_of_killed_owner(_SWEEP_OWNER, cwd=root, env=env, min_family=2), "workers outlived the sweep"

@@ -119,24 +119,9 @@ def _state() -> Any:
 
 
 def _view(data: bytes, name: str, types: tuple[str, ...]) -> Any:
-    from triage.model import Artifact
-    from triage.plugins import ArtifactView
+    from tests.unpack._fake_ctx import view  # imported here: triage must load under atheris' instrumentation
 
-    artifact = Artifact(
-        id="a1",
-        parent="a0",
-        depth=1,
-        name=name,
-        display_name=name,
-        declared_type=None,
-        types=types,
-        size=len(data),
-        md5=None,
-        sha1=None,
-        sha256=None,
-        meta={},
-    )
-    return ArtifactView(artifact=artifact, data=data)
+    return view(data, name, types)
 
 
 @cache

@@ -93,6 +93,34 @@ def _reap(pids: list[int], timeout: float = 5.0) -> list[int]:
     return left
 
 
+def survivors_of_killed_owner(script: str, *, cwd: Path, env: dict[str, str], min_family: int) -> list[int]:
+    """Run `script` (it prints "scanning" once its pool holds a stuck message), wait until it has at least
+    `min_family` descendants, SIGKILL it alone, and return the descendants still alive 10 s later.
+
+    Whatever happens, nothing started here outlives the call.
+    """
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=cwd, env=env, stdout=subprocess.PIPE)
+    family: list[int] = []
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == b"scanning"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(family) < min_family:
+            time.sleep(0.5)
+            family = _descendants(proc.pid)
+        assert len(family) >= min_family, f"only {len(family)} descendant(s)"
+        time.sleep(1.0)  # the stuck message is inside a worker now
+        proc.kill()
+        proc.wait(timeout=10)
+        return _reap(family, 10.0)
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+        for pid in family:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        _reap(family, 5.0)
+
+
 def _stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 5.0) -> list[int]:
     """Stop `proc` and everything under it, by PID; returns PIDs that would not go (killed with SIGKILL)."""
     family = _descendants(proc.pid)

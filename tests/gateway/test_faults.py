@@ -26,8 +26,6 @@ import os
 import random
 import re
 import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -41,7 +39,16 @@ import pytest
 
 from tests.conftest import ROOT, make_message
 
-from ._postfix import DOMAIN, Milter, Postfix, _descendants, _reap, available, running_postfix
+from ._postfix import (
+    DOMAIN,
+    Milter,
+    Postfix,
+    _descendants,
+    _reap,
+    available,
+    running_postfix,
+    survivors_of_killed_owner,
+)
 
 SITE = """
 [gateway]
@@ -476,20 +483,6 @@ def test_scanning_workers_do_not_outlive_a_killed_milter() -> None:
     """SIGKILL of the milter alone (the OOM killer's way): its workers, even one stuck in a scan, and the fork
     server go too, instead of running on with nobody to enforce the deadline."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT)])}
-    proc = subprocess.Popen([sys.executable, "-c", _POOL_OWNER], cwd=ROOT, env=env, stdout=subprocess.PIPE)
-    family: list[int] = []
-    try:
-        assert proc.stdout is not None and proc.stdout.readline().strip() == b"scanning"
-        time.sleep(1.0)  # the message is inside a worker now, which sleeps
-        family = _descendants(proc.pid)
-        assert len(family) >= 3  # the resource tracker, the fork server, its workers
-        proc.kill()
-        proc.wait(timeout=10)
-        assert not _reap(family, 10.0), "processes outlived the pool's owner"
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
-        for pid in family:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        _reap(family, 5.0)
+    # the resource tracker, the fork server, its workers
+    left = survivors_of_killed_owner(_POOL_OWNER, cwd=ROOT, env=env, min_family=3)
+    assert not left, "processes outlived the pool's owner"

@@ -18,6 +18,7 @@ from stix2patterns.pattern import Pattern
 from stix2patterns.validator import run_validator
 
 from tests.conftest import CORPUS, ROOT, make_message
+from tests.report._hostile import TEXT, corpus_sample, rewritten
 from triage.engine import Engine
 from triage.frontends.cli import main
 from triage.model import Artifact, Iocs, Level, Report, Verdict
@@ -351,19 +352,16 @@ def test_batch_writes_stix_and_misp_for_hostile_messages(tmp_path: Path) -> None
         assert any(t.name == 'triage:verdict="malicious"' for t in event.tags)
 
 
-_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40) | st.sampled_from(["'", "\\", "'] OR [", ""])
-
-
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    subject=_TEXT,
-    sender=_TEXT,
-    display=_TEXT,
-    name=_TEXT,
-    date=_TEXT,
-    urls=st.lists(_TEXT, max_size=3),
-    domains=st.lists(_TEXT, max_size=2),
-    ips=st.lists(_TEXT | st.ip_addresses().map(str), max_size=2),
+    subject=TEXT,
+    sender=TEXT,
+    display=TEXT,
+    name=TEXT,
+    date=TEXT,
+    urls=st.lists(TEXT, max_size=3),
+    domains=st.lists(TEXT, max_size=2),
+    ips=st.lists(TEXT | st.ip_addresses().map(str), max_size=2),
     level=st.sampled_from(list(Level)),
 )
 def test_any_strings_give_a_valid_bundle(
@@ -378,32 +376,27 @@ def test_any_strings_give_a_valid_bundle(
     ips: list[str],
     level: Level,
 ) -> None:
-    base = reports["15_beacon_exe_in_password_zip.eml"]
-    art = base.artifacts[2]
-    report = dataclasses.replace(
-        base,
-        message=dataclasses.replace(base.message, subject=subject, from_=sender, from_display=display, date=date),
-        artifacts=tuple(dataclasses.replace(a, name=name) if a.id == art.id else a for a in base.artifacts),
-        iocs=dataclasses.replace(
-            base.iocs, urls=tuple(u for u in urls if u), domains=tuple(d for d in domains if d), ips=tuple(ips)
-        ),
-        verdict=Verdict(level, complete=True),
+    report = rewritten(
+        reports["15_beacon_exe_in_password_zip.eml"],
+        level=level,
+        subject=subject,
+        sender=sender,
+        display=display,
+        date=date,
+        name=name,
+        urls=urls,
+        domains=domains,
+        ips=ips,
     )
     data = check_bundle(render_stix([report]))
     patterns = _patterns(data)
     assert all(u.isascii() and u.isprintable() and " " not in u for u in patterns.get("url", []))
 
 
-def _corpus_sample(count: int) -> list[Path]:
-    """Every n-th message of the phishing_pot folder: real mail, with the odd values real mail has."""
-    files = sorted((CORPUS / "phishing_pot").glob("*.eml"))
-    return files[:: max(1, len(files) // count)][:count]
-
-
 @pytest.mark.skipif(not (CORPUS / "phishing_pot").is_dir(), reason="../shared/corpus is not present")
 def test_real_mail_gives_bundles_the_oasis_validator_accepts(engine: Engine) -> None:
     validator = pytest.importorskip("stix2validator")
-    reports = [engine.scan(p.read_bytes(), name=p.name) for p in _corpus_sample(12)]
+    reports = [engine.scan(p.read_bytes(), name=p.name) for p in corpus_sample(12)]
     text = render_stix(reports)
     check_bundle(text)
     result = validator.validate_string(text, validator.ValidationOptions(version="2.1"))
