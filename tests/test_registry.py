@@ -17,7 +17,15 @@ from triage.analyzers.ja_text import build_kanji_tables, flagged_kanji, leading_
 from triage.config import ConfigError, load_config
 from triage.domains import SuffixList, _punycode_rules
 from triage.engine import Engine
-from triage.registry import ANALYZERS, UNPACKERS, LazyPlugin, PluginSpec, default_analyzers, default_unpackers
+from triage.registry import (
+    ANALYZERS,
+    UNPACKERS,
+    LazyPlugin,
+    PluginSpec,
+    default_analyzers,
+    default_unpackers,
+    warm_modules,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
@@ -96,6 +104,29 @@ def test_warm_up_changes_no_result(sample: str) -> None:
     warm = warm_engine.scan(raw, name=sample)
     assert cold.findings and warm.findings == cold.findings
     assert warm.verdict == cold.verdict
+
+
+def test_every_declared_use_imports() -> None:
+    # warm_up skips a use that fails to import (the plugin reports a missing library itself), so a misspelt name
+    # would go unnoticed there: here it fails.
+    for module in warm_modules():
+        importlib.import_module(module)
+
+
+def test_a_warmed_up_engine_imports_nothing_while_scanning_the_samples() -> None:
+    # In a fresh interpreter: this process has imported everything already. An import on the way of a mail is the
+    # gateway's tail latency (pefile 20 ms, oletools 100 ms, py7zr 70 ms on the first message that needs them).
+    code = (
+        "import json, sys\nfrom pathlib import Path\nfrom triage.engine import Engine\n"
+        "engine = Engine()\nengine.warm_up()\nbefore = set(sys.modules)\nnew = {}\n"
+        f"for path in sorted(Path({str(SAMPLES)!r}).glob('*.eml')):\n"
+        "    engine.scan(path.read_bytes(), name=path.name)\n"
+        "    for module in set(sys.modules) - before - set(new):\n"
+        "        new[module] = path.name\n"
+        "print(json.dumps(new))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert json.loads(out.stdout) == {}
 
 
 def test_kanji_of_one_text_match_the_full_tables() -> None:

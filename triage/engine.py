@@ -6,7 +6,9 @@ once per Engine; a scan holds its own state (`_Scan`) and never touches another 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import importlib
 import ipaddress
 import json
 import time
@@ -43,7 +45,14 @@ from triage.plugins import (
     Scope,
     Unpacker,
 )
-from triage.registry import LazyPlugin, default_analyzers, default_unpackers, needs_eager_setup, prepare_plugin
+from triage.registry import (
+    ENGINE_USES,
+    LazyPlugin,
+    default_analyzers,
+    default_unpackers,
+    needs_eager_setup,
+    prepare_plugin,
+)
 from triage.runner import IOC_KINDS, CallContext, CallOutcome, ScanState, run_call
 from triage.scoring.score import score
 
@@ -280,8 +289,12 @@ class Engine:
         A one-off `triage scan` pays only for what its message needs; a gateway or batch worker that scans many
         messages calls this once after building the Engine, so its first message is as fast as the rest.
         """
+        for module in ENGINE_USES:
+            with contextlib.suppress(ImportError):
+                importlib.import_module(module)
         for plugin in (*self.unpackers, *self.analyzers):
             prepare_plugin(plugin)
+        self.filetyper.prepare()
         _ = self.password_cues
         self.scan(_WARM_UP_MESSAGE, name="warm-up")
 

@@ -240,6 +240,11 @@ class FileTyper:
         self._describe: Any = None
 
     # -- public ----------------------------------------------------------------------------------------------
+    def prepare(self) -> None:
+        """Load libmagic and its database now (a long-running worker's warm-up), not on the first odd file."""
+        self._mime_prefix(b"\0")
+        self._describe_prefix(b"\0")
+
     def tags(self, data: bytes, name: str | None) -> tuple[str, ...]:
         """The type tags of `data` (family first). `name` only adds script tags to text content."""
         if not data:

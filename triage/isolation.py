@@ -48,6 +48,7 @@ DEFAULT_FACTORY = "triage.engine:Engine"
 _SOFT_MARGIN_SECONDS = 3.0
 _MIN_SOFT_SECONDS = 0.5
 _READY_TIMEOUT = 120.0  # building an Engine takes ~0.2 s; a cold start of a fresh interpreter a few seconds
+_READY_POLL_SECONDS = 0.01  # how often a caller waiting for a worker looks whether a warming one is ready
 _WARM_UP = b"From: warm-up@example.org\r\nSubject: warm-up\r\n\r\nwarm-up\r\n"
 _PRELOAD = ("triage.engine", "triage.registry", "triage.config")
 
@@ -241,8 +242,11 @@ class ScanPool:
         self.max_message_size = max_message_size
         self._mp = multiprocessing.get_context(start_method)
         if start_method == "forkserver":
-            # Imports happen once in the fork server; each worker then only builds its Engine.
-            self._mp.set_forkserver_preload(list(_PRELOAD))
+            # Imports happen once in the fork server, the plugins' parser libraries included (they cost ~0.6 s):
+            # a worker, first or replacement, then only builds and warms up its Engine.
+            from triage.registry import warm_modules
+
+            self._mp.set_forkserver_preload(list(dict.fromkeys((*_PRELOAD, *warm_modules()))))
         self._lock = threading.Condition()
         self._idle: list[_Worker] = []
         self._procs: dict[int, BaseProcess] = {}  # every worker process we own and have not reaped, by pid
@@ -451,19 +455,39 @@ class ScanPool:
             try:
                 while not self._closing:
                     if self._idle and self._waiting[0] is ticket:
-                        self._busy += 1
-                        return self._idle.pop()
+                        worker = self._pick()
+                        if worker is not None:
+                            self._busy += 1
+                            return worker
                     remaining = end - time.monotonic()
                     if remaining <= 0:
                         return None
                     if self._busy + len(self._idle) < self.size:
                         self._replenish()  # an earlier replacement could not be started: try again now
                         continue
-                    self._lock.wait(timeout=remaining)
+                    # A warming worker says "ready" on its pipe, not through this condition: look again soon.
+                    warming = any(not w.ready for w in self._idle)
+                    self._lock.wait(timeout=min(remaining, _READY_POLL_SECONDS) if warming else remaining)
                 return None
             finally:
                 self._waiting.remove(ticket)
                 self._lock.notify_all()  # the next in line may go
+
+    def _pick(self) -> _Worker | None:
+        """The idle worker to hand out (lock held): one that is ready, or has just said so (or died: the caller
+        sees that at once). A replacement still building its Engine (~0.3 s) is taken only when no busy worker
+        can come free sooner, so a recycle does not put the next message behind a warm-up."""
+        for index in range(len(self._idle) - 1, -1, -1):
+            worker = self._idle[index]
+            try:
+                answered = worker.ready or worker.conn.poll(0)
+            except (OSError, ValueError):
+                answered = True
+            if answered:
+                return self._idle.pop(index)
+        if self._busy == 0:
+            return self._idle.pop()
+        return None
 
     def _release(self, worker: _Worker, healthy: bool) -> None:
         keep = healthy and worker.scans < self.recycle_after and worker.process.is_alive()

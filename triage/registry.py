@@ -11,6 +11,7 @@ Order matters for unpackers: the first whose `accepts` meets an artifact's type 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -44,6 +45,10 @@ class PluginSpec:
     # text or HTML part only when the MIME unpacker flagged it "script"); the class applies the same rule.
     maybe_tags: frozenset[str] = frozenset()
     maybe_meta: str | None = None
+    # Modules the plugin imports only when it first meets an artifact (its parser library, the codecs that library
+    # loads). `Engine.warm_up` imports them and a gateway's fork server preloads them, so no mail pays for an
+    # import; tests/test_registry.py proves a warmed-up Engine imports nothing new while scanning the samples.
+    uses: tuple[str, ...] = ()
 
     def ignores(self, target: object) -> bool:
         if self.maybe_meta is None or not isinstance(target, ArtifactView):
@@ -57,32 +62,102 @@ class PluginSpec:
         return "analyzers" if self.scope is not None else "unpack"
 
 
-def _u(name: str, module: str, cls: str, accepts: Iterable[str], emits: Iterable[str] = ()) -> PluginSpec:
-    return PluginSpec(name, f"triage.unpack.{module}", cls, frozenset(accepts), frozenset(emits))
+def _u(
+    name: str, module: str, cls: str, accepts: Iterable[str], emits: Iterable[str] = (), uses: Iterable[str] = ()
+) -> PluginSpec:
+    return PluginSpec(name, f"triage.unpack.{module}", cls, frozenset(accepts), frozenset(emits), uses=tuple(uses))
 
 
-def _a(name: str, module: str, cls: str, scope: Scope, accepts: Iterable[str], emits: Iterable[str]) -> PluginSpec:
-    return PluginSpec(name, f"triage.analyzers.{module}", cls, frozenset(accepts), frozenset(emits), scope)
+def _a(
+    name: str,
+    module: str,
+    cls: str,
+    scope: Scope,
+    accepts: Iterable[str],
+    emits: Iterable[str],
+    uses: Iterable[str] = (),
+) -> PluginSpec:
+    return PluginSpec(
+        name, f"triage.analyzers.{module}", cls, frozenset(accepts), frozenset(emits), scope, uses=tuple(uses)
+    )
 
 
 _A, _M = Scope.ARTIFACT, Scope.MESSAGE
 
+# What the parser libraries load on first use, for `uses` (see PluginSpec).
+_PDF_USES = ("pikepdf",)
+_OLE_USES = ("olefile",)
+# The charsets Japanese targeted mail and the documents it carries come in (and UTF-16, for names inside files).
+_CODEC_USES = tuple(
+    f"encodings.{codec}"
+    for codec in (
+        "iso2022_jp",
+        "euc_jp",
+        "shift_jis",
+        "cp932",
+        "gb18030",
+        "gbk",
+        "gb2312",
+        "big5",
+        "euc_kr",
+        "cp1252",
+        "cp437",
+        "utf_16",
+        "utf_16_le",
+        "utf_16_be",
+    )
+)
+
 UNPACKERS: tuple[PluginSpec, ...] = (
-    _u("mime", "mime", "MimeUnpacker", {"email"}),
-    _u("office", "office", "OfficeUnpacker", _OFFICE_TAGS, _BOMB | _ENCRYPTED_IDS | {"DOC_EMBEDDED_EXECUTABLE"}),
-    _u("zip", "zip", "ZipUnpacker", {"zip"}, _BOMB | _ENCRYPTED_IDS),
+    _u("mime", "mime", "MimeUnpacker", {"email"}, uses=_CODEC_USES),
+    _u(
+        "office",
+        "office",
+        "OfficeUnpacker",
+        _OFFICE_TAGS,
+        _BOMB | _ENCRYPTED_IDS | {"DOC_EMBEDDED_EXECUTABLE"},
+        uses=(
+            *_OLE_USES,
+            "msoffcrypto",
+            "msoffcrypto.format.ooxml",
+            "msoffcrypto.format.doc97",
+            "msoffcrypto.format.xls97",
+            "msoffcrypto.format.ppt97",
+            "msoffcrypto.method.ecma376_agile",
+            "msoffcrypto.method.ecma376_standard",
+            "oletools.oleobj",
+            "xml.dom.minidom",
+            "xml.dom.expatbuilder",
+            "cryptography.hazmat.backends.openssl",
+        ),
+    ),
+    _u("zip", "zip", "ZipUnpacker", {"zip"}, _BOMB | _ENCRYPTED_IDS, uses=("pyzipper", "Cryptodome.Cipher._mode_ctr")),
     _u("gzip", "gzip", "GzipUnpacker", {"gzip"}, _BOMB),
-    _u("sevenzip", "sevenzip", "SevenZipUnpacker", {"7z"}, _BOMB | _ENCRYPTED_IDS),
-    _u("rar", "rar", "RarUnpacker", {"rar"}, _BOMB | _ENCRYPTED_IDS),
-    _u("lzh", "lzh", "LzhUnpacker", {"lzh"}, _BOMB),
-    _u("tar", "tar", "TarUnpacker", {"tar"}, _BOMB),
-    _u("bzip2-xz", "tar", "CompressedStreamUnpacker", {"bzip2", "xz"}, _BOMB),
-    _u("iso", "iso", "IsoUnpacker", {"iso"}),
-    _u("cab", "cab", "CabUnpacker", {"cab"}, _BOMB),
-    _u("rtf", "rtf", "RtfUnpacker", {"rtf"}, {"DOC_RTF_EXPLOIT"}),
+    _u(
+        "sevenzip",
+        "sevenzip",
+        "SevenZipUnpacker",
+        {"7z"},
+        _BOMB | _ENCRYPTED_IDS,
+        uses=(
+            "py7zr",
+            "py7zr.compressor",
+            "Cryptodome.Cipher.AES",
+            "Cryptodome.Cipher._mode_cbc",
+            "psutil",
+            "resource",
+        ),
+    ),
+    _u("rar", "rar", "RarUnpacker", {"rar"}, _BOMB | _ENCRYPTED_IDS, uses=("rarfile",)),
+    _u("lzh", "lzh", "LzhUnpacker", {"lzh"}, _BOMB, uses=("lhafile", "lzhlib")),
+    _u("tar", "tar", "TarUnpacker", {"tar"}, _BOMB, uses=("tarfile",)),
+    _u("bzip2-xz", "tar", "CompressedStreamUnpacker", {"bzip2", "xz"}, _BOMB, uses=("tarfile",)),
+    _u("iso", "iso", "IsoUnpacker", {"iso"}, uses=("pycdlib", "pycdlib.pycdlibio", "_strptime")),
+    _u("cab", "cab", "CabUnpacker", {"cab"}, _BOMB, uses=("cabarchive",)),
+    _u("rtf", "rtf", "RtfUnpacker", {"rtf"}, {"DOC_RTF_EXPLOIT"}, uses=("oletools.rtfobj",)),
     _u("onenote", "onenote", "OneNoteUnpacker", {"onenote"}, {"ONENOTE_EMBEDDED_FILE"}),
-    _u("pe_overlay", "pe_overlay", "PeOverlayUnpacker", {"pe"}),
-    _u("pdf", "pdf", "PdfUnpacker", {"pdf"}, _BOMB),
+    _u("pe_overlay", "pe_overlay", "PeOverlayUnpacker", {"pe"}, uses=("pefile",)),
+    _u("pdf", "pdf", "PdfUnpacker", {"pdf"}, _BOMB, uses=_PDF_USES),
 )
 
 ANALYZERS: tuple[PluginSpec, ...] = (
@@ -112,6 +187,7 @@ ANALYZERS: tuple[PluginSpec, ...] = (
             "PE_EMBEDDED_EXECUTABLE",
             "PE_VERSION_NAME_MISMATCH",
         },
+        uses=("pefile",),
     ),
     _a(
         "office",
@@ -127,6 +203,14 @@ ANALYZERS: tuple[PluginSpec, ...] = (
             "DOC_EXTERNAL_TEMPLATE",
             "DOC_CHINESE_CODEPAGE",
         },
+        uses=(
+            *_OLE_USES,
+            "oletools.olevba",
+            "oletools.mraptor",
+            "oletools.msodde",
+            "xml.etree.ElementTree",
+            "xml.parsers.expat",
+        ),
     ),
     _a(
         "pdf",
@@ -144,6 +228,7 @@ ANALYZERS: tuple[PluginSpec, ...] = (
             "PDF_REMOTE_ACTION",
             "PDF_RICH_MEDIA",
         },
+        uses=_PDF_USES,
     ),
     _a(
         "lnk",
@@ -152,6 +237,7 @@ ANALYZERS: tuple[PluginSpec, ...] = (
         _A,
         {"lnk"},
         _SCRIPT_IDS | {"LNK_SUSPICIOUS_TARGET", "LNK_HIDDEN_ARGUMENTS", "LNK_ICON_DECOY"},
+        uses=("LnkParse3",),
     ),
     PluginSpec(
         "script",
@@ -172,6 +258,7 @@ ANALYZERS: tuple[PluginSpec, ...] = (
         _A,
         {"ole", "jtd"},
         {"ICHITARO_EMBEDDED_EXECUTABLE", "ICHITARO_UNUSUAL_STREAM", "SHELLCODE_PATTERN", "DOC_RTF_EXPLOIT"},
+        uses=(*_OLE_USES, "oletools.common.clsid"),
     ),
     _a(
         "sender",
@@ -186,6 +273,7 @@ ANALYZERS: tuple[PluginSpec, ...] = (
             "SENDER_REPLY_MISMATCH",
             "SENDER_FREEMAIL_ORG_CLAIM",
         },
+        uses=("confusable_homoglyphs.confusables", "rapidfuzz.distance.Levenshtein"),
     ),
     _a("live_auth", "live_auth", "LiveAuthAnalyzer", _M, (), {"SENDER_GOV_UNVERIFIED", "SENDER_AUTH_FAIL"}),
     _a(
@@ -248,6 +336,9 @@ class LazyPlugin:
             plugin.setup(self._config)
             self._plugin = plugin
         if prepare:
+            for module in self.spec.uses:
+                with contextlib.suppress(ImportError):  # the plugin reports a missing library on the artifact
+                    importlib.import_module(module)
             prepare_plugin(self._plugin)
         return self._plugin
 
@@ -280,6 +371,18 @@ class LazyAnalyzer(LazyPlugin):
             return ()
         analyzer: Analyzer = self.load()
         return analyzer.analyze(target, ctx)
+
+
+# What the engine itself imports on first need: the Received parser's fallback, the forwarded-original reader.
+ENGINE_USES = ("mailparser.utils", "triage.ingest.forward", "magic")
+
+
+def warm_modules() -> tuple[str, ...]:
+    """Every module a warmed-up Engine has imported: what a gateway's fork server preloads for its workers."""
+    modules = dict.fromkeys(("triage.engine", *ENGINE_USES))
+    for spec in (*UNPACKERS, *ANALYZERS):
+        modules.update(dict.fromkeys((spec.module, *spec.uses)))
+    return tuple(modules)
 
 
 def default_unpackers() -> tuple[Unpacker, ...]:
