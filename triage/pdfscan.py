@@ -711,7 +711,7 @@ def open_pdf(data: bytes, ctx: PluginContext) -> tuple[pikepdf.Pdf | None, Encry
                 return None
         return None
 
-    opened, tried = try_passwords(ctx, attempt)
+    opened, tried = try_passwords(ctx, attempt, kind="document")
     if opened is None:
         return None, Encryption(True, _raw_encryption(data), needs_user_password=True, tried=tried), None
     pdf = opened.value

@@ -278,6 +278,30 @@ def test_encrypted_docm_in_aes_zip_with_passwords_in_japanese_body(engine: Engin
     assert report.verdict.level.value == "malicious"
 
 
+def test_the_document_tries_the_password_said_to_open_documents_first(
+    engine: Engine, encrypted_docm: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each wrong guess at an agile-encrypted document is 100,000 SHA-512 rounds: the ZIP's password, written
+    # first, is not tried on the document the mail says "文書を開くパスワード" for.
+    from triage.unpack import office
+
+    tried: list[str] = []
+    real = office._decrypt
+
+    def spy(data: bytes, password: str, cap: int, failure: list[str]) -> bytes | None:
+        tried.append(password)
+        return real(data, password, cap, failure)
+
+    monkeypatch.setattr(office, "_decrypt", spy)
+    body = "添付ファイルのパスワード：Zip2026\n文書を開くパスワード：Doc2026\n"
+    archive = aes_zip([("会議資料.docm", encrypted_docm)], b"Zip2026")
+    report = engine.scan(
+        make_message(subject="会議資料", body=body, attachments=[("会議資料.zip", archive, "application/zip")])
+    )
+    assert tried == ["Doc2026"]
+    assert any(a.meta.get("password") == "Doc2026" for a in report.artifacts)
+
+
 def test_a_decryption_derives_each_password_hash_once() -> None:
     import hashlib
 

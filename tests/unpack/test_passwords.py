@@ -11,7 +11,8 @@ import pytest
 from triage.config import rules_dir
 from triage.errors import ConfigError
 from triage.plugins import PasswordCandidate
-from triage.unpack.passwords import DEFAULT_CUES, load_cue_words, password_candidates
+from triage.unpack.passwords import DEFAULT_CUES, hint_of, load_cue_words, password_candidates
+from triage.unpack.trials import in_order_for
 
 
 def values(body: str, *, limit: int = 200, cues: tuple[str, ...] | None = None) -> list[str]:
@@ -62,7 +63,7 @@ def test_value_after_a_cue(body: str, expected: str) -> None:
 
 def test_ascii_after_japanese_colon() -> None:
     found = candidates([("body", "お世話になっております。\n添付資料のパスワード：Xq7#mP2\nよろしくお願いします。")])
-    assert found[0] == PasswordCandidate("Xq7#mP2", "body")
+    assert found[0] == PasswordCandidate("Xq7#mP2", "body", hint="archive")  # 添付: the attachment
 
 
 def test_full_width_value_is_folded_and_kept_raw() -> None:
@@ -175,6 +176,58 @@ def test_custom_cues() -> None:
     assert values("合鍵番号: 9876", cues=("合鍵番号",)) == ["9876"]
     assert values("パスワード：abc123", cues=("合鍵番号",)) == []
     assert values("パスワード：abc123", cues=()) == []
+
+
+# -- what each password opens ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("context", "hint"),
+    [
+        ("パスワード", ""),
+        ("password", ""),  # "word" inside "password" is no Word document
+        ("解凍パスワード", "archive"),
+        ("ＺＩＰファイルのパスワード", "archive"),
+        ("添付ファイルのパスワード", "archive"),
+        ("文書を開くパスワード", "document"),
+        ("ワードファイルのパスワード", "document"),
+        ("The password for the Word file", "document"),
+        ("PDF password", "document"),
+        ("添付文書のパスワード", ""),  # both: says nothing
+        ("library password", ""),  # "rar" inside a word is no RAR archive
+    ],
+)
+def test_hint_of_the_words_before_a_cue(context: str, hint: str) -> None:
+    assert hint_of(context) == hint
+
+
+def test_two_passwords_each_say_what_they_open() -> None:
+    body = (
+        "添付ファイルのパスワード：Zip2026\n文書を開くパスワード：Doc2026\n"
+        "ZIPのパスワード: aaa111 / PDFのパスワード: bbb222\nパスワード\n  xyz123\n"
+    )
+    found = {c.value: c.hint for c in candidates([("body", body)])}
+    assert found == {
+        "Zip2026": "archive",
+        "Doc2026": "document",
+        "aaa111": "archive",
+        "bbb222": "document",
+        "xyz123": "",
+    }
+
+
+def test_a_container_tries_the_passwords_said_to_open_its_kind_first() -> None:
+    cli = PasswordCandidate("analyst", "cli")
+    zip_pw = PasswordCandidate("Zip2026", "body", hint="archive")
+    doc_pw = PasswordCandidate("Doc2026", "body", hint="document")
+    loose = PasswordCandidate("maybe1", "body")
+    listed = PasswordCandidate("infected", "list")
+    found = [cli, zip_pw, doc_pw, loose, listed]
+    assert in_order_for(found, "document") == [cli, doc_pw, loose, zip_pw, listed]
+    assert in_order_for(found, "archive") == [cli, zip_pw, loose, doc_pw, listed]
+    assert in_order_for(found, "") == found
+    # no hint at all: the found order, untouched
+    assert in_order_for([cli, loose, listed], "document") == [cli, loose, listed]
 
 
 def test_empty_texts() -> None:

@@ -188,6 +188,29 @@ def test_py7zr_derives_keys_with_ours_once_we_open_an_archive() -> None:
     assert fast(b"odd", 3, b"", "sha256") == calculate_key(b"odd", 3, b"", "sha256")  # not UTF-16: py7zr's own
 
 
+def test_one_archive_derives_each_password_key_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The plausibility check, py7zr's header and its folder all need the key of the same password and salt:
+    # 2^19 SHA-256 rounds each. One archive derives it once, and forgets it when it is done.
+    from triage.unpack import sevenzip as module
+
+    derived: list[bytes] = []
+    real = module._derive
+
+    def counting(password: bytes, cycles: int, salt: bytes) -> bytes:
+        derived.append(password)
+        return real(password, cycles, salt)
+
+    monkeypatch.setattr(module, "_derive", counting)
+    archive = sevenzip([("hidden.exe", b"MZ" * 50)], password="pass-7731", encrypt_names=True)
+    derived.clear()  # py7zr's writer derives with our function too, once a test has opened an archive
+    for _ in range(2):
+        children, _ctx = unpack(archive, FakeContext(candidates=[pw("wrong-1"), pw("pass-7731")]))
+        assert [(c.name, c.data) for c in children] == [("hidden.exe", b"MZ" * 50)]
+    right = "pass-7731".encode("utf-16-le")
+    assert derived.count(right) == 2  # once per archive: two unpacks
+    assert module._KEYS.get() is None
+
+
 def test_lock_check_passes_the_right_password_and_rejects_almost_all_others() -> None:
     # A fixed salt and IV: which wrong guesses slip through depends on them, and the test must not be a lottery.
     import random

@@ -215,7 +215,7 @@ class OfficeUnpacker:
             return _decrypt(target.data, password, cap, failure)
 
         try:
-            opened, tried = try_passwords(ctx, attempt, extra=[DEFAULT_PASSWORD])
+            opened, tried = try_passwords(ctx, attempt, extra=[DEFAULT_PASSWORD], kind="document")
         except _GiveUp:
             opened, tried = None, tries
             failure.insert(0, f"gave up guessing after {budget:.1f} s (decrypt_seconds)")

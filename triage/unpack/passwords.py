@@ -162,18 +162,21 @@ class _CueSet:
     by_word: Mapping[str, _Cue]
 
 
+_Entry = tuple[str, str, str]  # value, source, hint
+
+
 @dataclass
 class _Tiers:
     """Candidates by rank while one call collects them; lives only inside password_candidates."""
 
-    quoted: list[tuple[str, str]] = field(default_factory=list)
-    after_cue: list[tuple[str, str]] = field(default_factory=list)
-    on_cue_line: list[tuple[str, str]] = field(default_factory=list)
-    quoted_anywhere: list[tuple[str, str]] = field(default_factory=list)
+    quoted: list[_Entry] = field(default_factory=list)
+    after_cue: list[_Entry] = field(default_factory=list)
+    on_cue_line: list[_Entry] = field(default_factory=list)
+    quoted_anywhere: list[_Entry] = field(default_factory=list)
     strong: set[str] = field(default_factory=set)  # distinct values in the two cue tiers
 
-    def add(self, tier: list[tuple[str, str]], value: str, source: str) -> None:
-        tier.append((value, source))
+    def add(self, tier: list[_Entry], value: str, source: str, hint: str = "") -> None:
+        tier.append((value, source, hint))
         if tier is self.quoted or tier is self.after_cue:
             self.strong.add(value)
 
@@ -207,20 +210,72 @@ def password_candidates(
         # Past `limit` distinct values after cues, nothing later could rank into the result.
         if text and len(tiers.strong) < limit:
             _scan_text(source, text, cue_list, tiers, limit)
-    ordered: list[tuple[str, str]] = [(v, "cli") for v in extra]
+    ordered: list[_Entry] = [(v, "cli", "") for v in extra]
     ordered += tiers.quoted + tiers.after_cue + tiers.on_cue_line + tiers.quoted_anywhere
-    ordered += [(v, "list") for v in wordlist]
+    ordered += [(v, "list", "") for v in wordlist]
 
     out: list[PasswordCandidate] = []
     seen: set[str] = set()
-    for value, source in ordered:
+    for value, source, hint in ordered:
         if not value or len(value) > MAX_PASSWORD_CHARS or value in seen:
             continue
         seen.add(value)
-        out.append(PasswordCandidate(value=value, source=source))
+        out.append(PasswordCandidate(value=value, source=source, hint=hint))
         if len(out) >= limit:
             break
     return out
+
+
+# -- what a password opens ----------------------------------------------------------------------------------------
+
+# Words before a cue that say what its password opens, NFKC-folded and lower-cased. "添付" counts as the archive:
+# in a mail with two passwords the attachment is the outer container and the document sits inside it.
+_ARCHIVE_WORDS = ("zip", "7z", "rar", "lzh", "解凍", "圧縮", "展開", "アーカイブ", "書庫", "添付", "archive")
+_DOCUMENT_WORDS = (
+    "文書",
+    "ドキュメント",
+    "ワード",
+    "エクセル",
+    "パワーポイント",
+    "word",
+    "excel",
+    "powerpoint",
+    "docx",
+    "xlsx",
+    "pptx",
+    ".doc",
+    ".xls",
+    ".ppt",
+    "pdf",
+    "閲覧",
+    "document",
+)
+
+
+def hint_of(context: str) -> str:
+    """What the words before a cue, and the cue, say it opens: "archive", "document", or "" (neither, or both)."""
+    # The cue's own "パスワード" holds "ワード" (Word): only what else is written counts.
+    folded = _fold(unicodedata.normalize("NFKC", context)).replace("パスワード", " ")
+    archive = any(_has_word(folded, word) for word in _ARCHIVE_WORDS)
+    document = any(_has_word(folded, word) for word in _DOCUMENT_WORDS)
+    if archive == document:
+        return ""
+    return "archive" if archive else "document"
+
+
+def _has_word(text: str, word: str) -> bool:
+    """`word` in `text`; an ASCII word only between non-alphanumerics ("word" is not in "password")."""
+    if not word.isascii():
+        return word in text
+    start = text.find(word)
+    while start >= 0:
+        end = start + len(word)
+        before = text[start - 1] if start > 0 else ""
+        after = text[end] if end < len(text) else ""
+        if not (before.isascii() and before.isalnum()) and not (after.isascii() and after.isalnum()):
+            return True
+        start = text.find(word, start + 1)
+    return False
 
 
 # -- folding and cue words ---------------------------------------------------------------------------------------
@@ -342,15 +397,19 @@ def _scan_cue_line(
     raw = _RawLine(raw_lines[idx], line)
     spans = _drop_cues_in_values(line, spans)
     look_below = False
+    below_hint = ""
+    line_hint = hint_of(line)  # for loose tokens: "The password for the Word file is s3cr3t"
     for n, (_, end) in enumerate(spans):
         stop = spans[n + 1][0] if n + 1 < len(spans) else len(line)
+        # what this cue opens is said between the previous cue's value and this cue: "ZIP: a / PDF: b"
+        hint = hint_of(line[spans[n - 1][1] if n else 0 : end])
         found = _value_after(line, end, stop)
         if found.value is not None:
-            _add(tiers, tiers.quoted if found.quoted else tiers.after_cue, found.value, source, raw, found.at)
+            _add(tiers, tiers.quoted if found.quoted else tiers.after_cue, found.value, source, raw, found.at, hint)
         elif found.look_below:
-            look_below = True
+            look_below, below_hint = True, below_hint or hint
     if look_below and not any(marker in _fold(line) for marker in _DEFERRED):
-        _next_line_value(source, idx, norm_lines, raw_lines, cue_lines, tiers)
+        _next_line_value(source, idx, norm_lines, raw_lines, cue_lines, tiers, below_hint)
 
     # Password-like tokens elsewhere on the line: "The password for the attachment is: s3cr3t".
     masked = list(line)
@@ -363,7 +422,8 @@ def _scan_cue_line(
         trimmed = token.lstrip(_LOOSE_EDGES)
         token = _clean(trimmed).rstrip(_LOOSE_EDGES)
         if _looks_like_password(token):
-            _add(tiers, tiers.on_cue_line, token, source, raw, match.start() + len(match.group()) - len(trimmed))
+            at = match.start() + len(match.group()) - len(trimmed)
+            _add(tiers, tiers.on_cue_line, token, source, raw, at, line_hint)
 
 
 def _drop_cues_in_values(line: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -395,11 +455,11 @@ class _RawLine:
         return _raw_form(value, self.raw[max(0, at - slack) : at + len(value) + 2 * slack])
 
 
-def _add(tiers: _Tiers, tier: list[tuple[str, str]], value: str, source: str, raw: _RawLine, at: int) -> None:
-    tiers.add(tier, value, source)
+def _add(tiers: _Tiers, tier: list[_Entry], value: str, source: str, raw: _RawLine, at: int, hint: str = "") -> None:
+    tiers.add(tier, value, source, hint)
     form = raw.form_of(value, at)
     if form is not None:
-        tiers.add(tier, form, source)
+        tiers.add(tier, form, source, hint)
 
 
 @dataclass(frozen=True)
@@ -488,6 +548,7 @@ def _next_line_value(
     raw_lines: list[str],
     cue_lines: set[int],
     tiers: _Tiers,
+    hint: str = "",
 ) -> None:
     """The value alone on the next non-empty line: a line "パスワード", then a line "　ABC123"."""
     for j in range(idx + 1, min(len(norm_lines), idx + 1 + _NEXT_LINE_LOOKAHEAD)):
@@ -505,11 +566,11 @@ def _next_line_value(
         if close is not None and len(text) >= 3 and _clean(text).endswith(close):
             value = _clean(text)[1:-1].strip()
             if value and value.isprintable() and (value.isascii() or text[0] in _TRUE_QUOTES):
-                _add(tiers, tiers.quoted, value, source, raw, at + 1)
+                _add(tiers, tiers.quoted, value, source, raw, at + 1, hint)
             return
         value = _clean(text)
         if _ASCII_RUN.fullmatch(value) and value.rstrip(":").lower() not in _STOPWORDS:
-            _add(tiers, tiers.after_cue, value, source, raw, at)
+            _add(tiers, tiers.after_cue, value, source, raw, at, hint)
         return
 
 

@@ -237,7 +237,7 @@ class RarUnpacker:
                 why = f"header key derivation asks for 2^{kdf} rounds a guess (limit 2^{_MAX_KDF_SHIFT}): not tried"
                 report_no_password(ctx, archive_name, 0, why=why)
                 return
-            opened, tried = try_passwords(ctx, open_headers, max_attempts=self._opts.max_attempts)
+            opened, tried = try_passwords(ctx, open_headers, max_attempts=self._opts.max_attempts, kind="archive")
             if opened is None:
                 report_no_password(ctx, archive_name, tried, why="header encryption hides the member names")
                 return
@@ -297,7 +297,7 @@ class RarUnpacker:
                             return None
                         return content if len(content) == probe.member.size else None
 
-                    opened, tried = try_passwords(ctx, attempt, max_attempts=self._opts.max_attempts)
+                    opened, tried = try_passwords(ctx, attempt, max_attempts=self._opts.max_attempts, kind="archive")
                 if opened is None:
                     report_no_password(ctx, archive_name, tried)
                     for entry in encrypted:

@@ -13,10 +13,12 @@ check the deadline on every write. The encoded header's declared size is checked
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import struct
 from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
@@ -303,7 +305,22 @@ def _derive_key(password: str, cycles: int, salt: bytes) -> bytes:
 
 
 def _derive_key_bytes(password: bytes, cycles: int, salt: bytes) -> bytes:
-    """`_derive_key` for a password already encoded as UTF-16LE (py7zr's calling convention)."""
+    """`_derive_key` for a password already encoded as UTF-16LE (py7zr's calling convention); remembered while
+    one archive is unpacked."""
+    memo = _KEYS.get()
+    if memo is None:
+        return _derive(password, cycles, salt)
+    key = (bytes(password), cycles, bytes(salt))
+    if key not in memo:
+        memo[key] = _derive(password, cycles, salt)
+    return memo[key]
+
+
+# The keys derived while one archive is unpacked (see SevenZipUnpacker.unpack); None outside.
+_KEYS: ContextVar[dict[tuple[bytes, int, bytes], bytes] | None] = ContextVar("triage_7z_keys", default=None)
+
+
+def _derive(password: bytes, cycles: int, salt: bytes) -> bytes:
     prefix = salt + password
     if cycles == 0x3F:
         return (prefix + bytes(32))[:32]
@@ -404,6 +421,16 @@ class SevenZipUnpacker:
         self._opts = archive_options(config.unpack_options("sevenzip"), "sevenzip", default_attempts=_DEFAULT_ATTEMPTS)
 
     def unpack(self, target: ArtifactView, ctx: PluginContext) -> Iterator[Child]:
+        # One archive derives the same key for the plausibility check, py7zr's header and each folder (7-Zip
+        # writes one salt): each password's key is derived once per archive, and forgotten after it.
+        keys = _KEYS.set({})
+        try:
+            yield from self._unpack(target, ctx)
+        finally:
+            with contextlib.suppress(ValueError):  # closed from another context: nothing of ours to restore
+                _KEYS.reset(keys)
+
+    def _unpack(self, target: ArtifactView, ctx: PluginContext) -> Iterator[Child]:
         data = target.data
         archive_name = target.name or target.id
         shown = show(archive_name)
@@ -439,6 +466,7 @@ class SevenZipUnpacker:
                     ctx,
                     lambda pw: _try_open(data, pw) if lock is None or _plausible(lock, pw) else None,
                     max_attempts=self._opts.max_attempts,
+                    kind="archive",
                 )
             if opened is None:
                 why = refused or "header encryption hides the member names"
@@ -511,6 +539,7 @@ class SevenZipUnpacker:
                     ctx,
                     lambda pw: _try_extract(data, pw, probe, ctx) if lock is None or _plausible(lock, pw) else None,
                     max_attempts=opts.max_attempts,
+                    kind="archive",
                 )
             if opened is None:
                 report_no_password(ctx, archive_name, tried, why=refused)

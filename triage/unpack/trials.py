@@ -19,7 +19,7 @@ from triage.model import NoteKind
 from triage.names import escape_controls
 from triage.plugins import PasswordCandidate, PluginContext
 
-__all__ = ["NOT_FROM_MESSAGE", "Opened", "report_no_password", "report_opened", "try_passwords"]
+__all__ = ["NOT_FROM_MESSAGE", "Opened", "in_order_for", "report_no_password", "report_opened", "try_passwords"]
 
 T = TypeVar("T")
 
@@ -44,15 +44,17 @@ def try_passwords(
     *,
     max_attempts: int | None = None,
     extra: Sequence[PasswordCandidate] = (),
+    kind: str = "",
 ) -> tuple[Opened[T] | None, int]:
     """Call `attempt(password)` for each candidate until one returns a value; (Opened or None, guesses spent).
 
     `attempt` returns None for a wrong password and must itself be bounded (size, time); it may raise
     DeadlineExceeded. `extra` candidates (e.g. Office's well-known default password) are tried after the
-    message's own and before the shared list's.
+    message's own and before the shared list's. `kind` ("archive" or "document") orders the message's own
+    candidates by what the mail says each opens (`in_order_for`).
     """
     budget = ctx.config.passwords.max_attempts if max_attempts is None else max_attempts
-    candidates = list(ctx.password_candidates())
+    candidates = in_order_for(ctx.password_candidates(), kind)
     if extra:
         cut = next((i for i, c in enumerate(candidates) if c.source in NOT_FROM_MESSAGE), len(candidates))
         known = {c.value for c in candidates}
@@ -73,6 +75,19 @@ def try_passwords(
         if value is not None:
             return Opened(value=value, candidate=candidate, tried=tried), tried
     return None, tried
+
+
+def in_order_for(candidates: Sequence[PasswordCandidate], kind: str) -> list[PasswordCandidate]:
+    """`candidates` for a container of `kind`: among the message's own, those said to open this kind first and
+    those said to open the other kind last, each group in its found order. The analyst's (cli) stay first and
+    the shared list's and the defaults stay last, so a wrong hint costs a guess or two, never the whole list."""
+    if not kind:
+        return list(candidates)
+    own = [c for c in candidates if c.source not in NOT_FROM_MESSAGE]
+    if not any(c.hint for c in own):
+        return list(candidates)
+    ranked = iter(sorted(own, key=lambda c: 0 if c.hint == kind else 2 if c.hint else 1))
+    return [next(ranked) if c.source not in NOT_FROM_MESSAGE else c for c in candidates]
 
 
 def report_opened(ctx: PluginContext, candidate: PasswordCandidate, *, what: str = "archive") -> None:

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from triage.errors import ConfigError
 from triage.model import JsonValue, NoteKind
 from triage.plugins import ArtifactView, Child, PasswordCandidate, PluginContext
-from triage.unpack.trials import NOT_FROM_MESSAGE
+from triage.unpack.trials import NOT_FROM_MESSAGE, in_order_for
 
 if TYPE_CHECKING:
     from triage.config import Config
@@ -815,7 +815,7 @@ class ZipUnpacker:
     ) -> _Read | None:
         """The member's content with the first candidate that opens it; None when none does."""
         if state.candidates is None:
-            state.candidates = tuple(ctx.password_candidates())
+            state.candidates = tuple(in_order_for(ctx.password_candidates(), "archive"))
         order = [state.working] if state.working is not None else []
         order += [c for c in state.candidates if c is not state.working]
         for candidate in order:
