@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -120,3 +121,27 @@ def test_close_ends_waiting_scans() -> None:
     assert getattr(result[0], "failure", None) is FailureKind.TIMEOUT
     assert single.worker_pids() == []
     assert single.scan(make_message()).failure is FailureKind.TIMEOUT  # closed: nothing is scanned any more
+
+
+def test_a_message_goes_to_a_ready_worker_before_one_still_warming_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every worker is replaced after one message, and replacements take 4 s to build: the second message must
+    # go to the other, ready worker, not wait behind the replacement of the first.
+    spec = WorkerSpec(factory="gateway._faults:make_slow_engine", memory_mb=768, warm_up=False)
+    with ScanPool(spec, workers=2, deadline=20.0, recycle_after=1, start_method="fork") as pool:
+        monkeypatch.setenv("TRIAGE_TEST_SLOW_BUILD", "4")  # forked workers read it when they build
+        for _ in range(2):
+            outcome = pool.scan(make_message())
+            assert outcome.ok and outcome.seconds < 2.0
+
+
+def test_a_forked_worker_exits_by_itself_when_the_pool_closes() -> None:
+    # A forked worker inherits the pool's end of its pipe; unless it closes that copy, closing the pool never
+    # reaches it and every close waits a second and kills it (`triage filter` took that second on every mail).
+    pool = ScanPool(WorkerSpec(warm_up=False), workers=1, start_method="fork")
+    pool.start()
+    processes = list(pool._procs.values())
+    assert pool.scan(make_message()).ok
+    started = time.monotonic()
+    pool.close()
+    assert time.monotonic() - started < 0.9
+    assert [p.exitcode for p in processes] == [0]

@@ -70,6 +70,9 @@ class WorkerSpec:
     factory: str = DEFAULT_FACTORY
     memory_mb: int = 1536
     soft_seconds: float | None = None  # the engine's max_seconds, when lower than the configured one
+    # A long-lived worker (the milter's) loads every plugin before its first message; a one-shot one (`triage
+    # filter`) loads only what its message needs, as `triage scan` does.
+    warm_up: bool = True
 
 
 @dataclass(frozen=True)
@@ -148,10 +151,17 @@ def _owner_alive(owner: int) -> bool:
     return True
 
 
-def _worker_main(conn: Connection, spec: WorkerSpec, owner: int | None = None) -> None:
+def _worker_main(
+    conn: Connection, spec: WorkerSpec, owner: int | None = None, parent_end: Connection | None = None
+) -> None:
     """Body of a worker process: limit memory, build the scanner once, then scan until the pipe closes."""
     import resource
     import signal
+
+    if parent_end is not None:
+        # Forked, not spawned: we hold a copy of the pool's end of our pipe, and the pool's close would never
+        # reach us as end-of-file while we do.
+        parent_end.close()
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal is for the parent, which shuts us down
     if owner is not None:
@@ -167,10 +177,11 @@ def _worker_main(conn: Connection, spec: WorkerSpec, owner: int | None = None) -
     with contextlib.suppress(Exception):
         # The first scan pays for lazy imports, plugin set-up and libmagic's database: pay it here, not on the
         # first mail. An Engine has warm_up (every plugin loaded); another scanner gets one throw-away scan.
-        warm_up = getattr(scanner, "warm_up", None)
-        if callable(warm_up):
-            warm_up()
-        scanner.scan(_WARM_UP, name="warm-up")
+        if spec.warm_up:
+            warm_up = getattr(scanner, "warm_up", None)
+            if callable(warm_up):
+                warm_up()
+            scanner.scan(_WARM_UP, name="warm-up")
     conn.send_bytes(b'{"ready": true}')
     while True:
         try:
@@ -241,12 +252,14 @@ class ScanPool:
         self.recycle_after = recycle_after
         self.max_message_size = max_message_size
         self._mp = multiprocessing.get_context(start_method)
+        self._forks = start_method == "fork"
         if start_method == "forkserver":
-            # Imports happen once in the fork server, the plugins' parser libraries included (they cost ~0.6 s):
-            # a worker, first or replacement, then only builds and warms up its Engine.
+            # Imports happen once in the fork server, for a warmed-up worker the plugins' parser libraries too
+            # (~0.6 s): a worker, first or replacement, then only builds and warms up its Engine.
             from triage.registry import warm_modules
 
-            self._mp.set_forkserver_preload(list(dict.fromkeys((*_PRELOAD, *warm_modules()))))
+            modules = (*_PRELOAD, *warm_modules()) if base.warm_up else _PRELOAD
+            self._mp.set_forkserver_preload(list(dict.fromkeys(modules)))
         self._lock = threading.Condition()
         self._idle: list[_Worker] = []
         self._procs: dict[int, BaseProcess] = {}  # every worker process we own and have not reaped, by pid
@@ -405,7 +418,10 @@ class ScanPool:
         """A new worker process (not yet ready). Called with the lock held."""
         parent, child = self._mp.Pipe(duplex=True)
         proc = self._mp.Process(  # type: ignore[attr-defined]  # typeshed's BaseContext lacks Process
-            target=_worker_main, args=(child, self.spec, os.getpid()), daemon=True, name="triage-worker"
+            target=_worker_main,
+            args=(child, self.spec, os.getpid(), parent if self._forks else None),
+            daemon=True,
+            name="triage-worker",
         )
         proc.start()
         child.close()

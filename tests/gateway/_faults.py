@@ -31,3 +31,9 @@ class FaultyEngine(Engine):
 
 def make_engine(config: Config) -> FaultyEngine:
     return FaultyEngine(config)
+
+
+def make_slow_engine(config: Config) -> FaultyEngine:
+    """An engine that takes TRIAGE_TEST_SLOW_BUILD seconds to build (read when the worker builds it)."""
+    time.sleep(float(os.environ.get("TRIAGE_TEST_SLOW_BUILD", "0")))
+    return FaultyEngine(config)

@@ -99,8 +99,10 @@ def filter_message(
             site_file=str(site_file) if site_file else None,
             factory=factory or DEFAULT_FACTORY,
             memory_mb=policy.worker_memory_mb,
+            warm_up=False,  # one message: load only what it needs
         )
-        with ScanPool(spec, workers=1, deadline=policy.deadline_seconds) as pool:
+        # One worker for one message, forked from this single-threaded process: no fork server to start.
+        with ScanPool(spec, workers=1, deadline=policy.deadline_seconds, start_method="fork") as pool:
             outcome = pool.scan(raw)
         decision = decide(policy, outcome.report, outcome.failure, linesep="\r\n")
         headers, prefix = decision.headers, decision.subject_prefix
