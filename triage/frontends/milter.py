@@ -127,6 +127,7 @@ def _milter_class(gateway: Gateway) -> type:
             self.helo = _text(heloname)
             return int(Milter.CONTINUE)
 
+        @Milter.noreply  # type: ignore[untyped-decorator]  # the MTA need not wait: the verdict comes at end of data
         def envfrom(self, mailfrom: Any, *params: Any) -> int:
             self.msg = _Message(mail_from=_address(mailfrom))  # a new message: nothing carries over
             return int(Milter.CONTINUE)
