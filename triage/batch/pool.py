@@ -112,7 +112,10 @@ class LocalPool:
         self.factory = factory
         self.ctx: Any = multiprocessing.get_context(start_method)
         if start_method == "forkserver":
-            self.ctx.set_forkserver_preload(["triage.batch.pool", "triage.batch.work"])
+            # Each worker warms its Engine up (every plugin's parser library): import those once, here.
+            from triage.registry import warm_modules
+
+            self.ctx.set_forkserver_preload(["triage.batch.pool", "triage.batch.work", *warm_modules()])
         self.stats = PoolStats()
         self._failures = 0
 
