@@ -7,13 +7,14 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT, make_message
 from triage.errors import ConfigError
 from triage.gateway.policy import FailureKind
-from triage.isolation import ScanPool, WorkerSpec
+from triage.isolation import ScanPool, WorkerSpec, oom_counter_file
 from triage.model import Envelope, Level
 
 FAULTY = WorkerSpec(factory="gateway._faults:make_engine", memory_mb=768)
@@ -145,3 +146,48 @@ def test_a_forked_worker_exits_by_itself_when_the_pool_closes() -> None:
     pool.close()
     assert time.monotonic() - started < 0.9
     assert [p.exitcode for p in processes] == [0]
+
+
+@pytest.fixture
+def small_memory_cgroup() -> Iterator[Path]:
+    """A memory cgroup of 256 MiB under this process's own, for one test (needs root and a writable cgroup)."""
+    own = oom_counter_file(os.getpid())
+    if own is None or os.geteuid() != 0:
+        pytest.skip("no memory cgroup of ours to make a child in (needs root and cgroup v1 or v2 memory)")
+    group = own.parent / f"triage-oom-test-{os.getpid()}"
+    try:
+        group.mkdir()
+        limit = group / ("memory.max" if own.name == "memory.events" else "memory.limit_in_bytes")
+        limit.write_text(str(256 * 1024 * 1024))
+    except OSError as exc:
+        pytest.skip(f"cannot make a memory cgroup here: {exc}")
+    try:
+        yield group
+    finally:
+        for _ in range(50):
+            try:
+                group.rmdir()
+                break
+            except OSError:  # its last process is still being reaped
+                time.sleep(0.1)
+
+
+def test_a_worker_the_oom_killer_ends_is_a_memory_failure(small_memory_cgroup: Path) -> None:
+    # The worker's own limit (RLIMIT_AS, 4 GiB here) is above its cgroup's (256 MiB), as under a systemd unit's
+    # MemoryMax: the kernel kills it with SIGKILL and no MemoryError is ever raised. The outcome says memory.
+    spec = WorkerSpec(factory="gateway._faults:make_engine", memory_mb=4096, warm_up=False)
+    with ScanPool(spec, workers=1, deadline=60.0, start_method="fork") as pool:
+        (small_memory_cgroup / "cgroup.procs").write_text(str(pool.worker_pids()[0]))
+        outcome = pool.scan(make_message(headers=[("X-Test-Fault", "grow")]))
+        assert outcome.failure is FailureKind.MEMORY, outcome
+        assert "out-of-memory killer" in outcome.detail
+        assert pool.scan(make_message()).ok  # a new worker, outside the small cgroup, carries on
+
+
+def test_a_worker_killed_otherwise_is_still_a_crash() -> None:
+    spec = WorkerSpec(factory="gateway._faults:make_engine", memory_mb=768, warm_up=False)
+    with ScanPool(spec, workers=1, deadline=30.0, start_method="fork") as single:
+        pid = single.worker_pids()[0]
+        threading.Timer(1.0, os.kill, (pid, signal.SIGKILL)).start()
+        outcome = single.scan(make_message(headers=[("X-Test-Fault", "sleep")]))
+        assert outcome.failure is FailureKind.CRASHED and "signal 9" in outcome.detail

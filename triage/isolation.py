@@ -23,6 +23,7 @@ import contextlib
 import importlib
 import json
 import os
+import signal
 import threading
 import time
 import traceback
@@ -30,6 +31,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from triage.errors import ConfigError
@@ -116,6 +118,43 @@ def build_scanner(spec: WorkerSpec) -> Scanner:
     return load_factory(spec.factory)(config)
 
 
+def oom_counter_file(pid: int) -> Path | None:
+    """The file that counts out-of-memory kills in `pid`'s memory cgroup: `memory.events` (cgroup v2) or
+    `memory.oom_control` (v1); None when neither can be read."""
+    try:
+        lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, sep, rest = line.partition(":")
+        controllers, sep2, path = rest.partition(":")
+        if not sep or not sep2:
+            continue
+        relative = path.lstrip("/")
+        if controllers == "":
+            candidate = Path("/sys/fs/cgroup") / relative / "memory.events"
+        elif "memory" in controllers.split(","):
+            candidate = Path("/sys/fs/cgroup/memory") / relative / "memory.oom_control"
+        else:
+            continue
+        if read_oom_kills(candidate) is not None:
+            return candidate
+    return None
+
+
+def read_oom_kills(counter: Path) -> int | None:
+    """The `oom_kill` value of a cgroup's memory.events or memory.oom_control file."""
+    try:
+        text = counter.read_text()
+    except OSError:
+        return None
+    for row in text.splitlines():
+        key, _, value = row.partition(" ")
+        if key == "oom_kill" and value.strip().isdigit():
+            return int(value)
+    return None
+
+
 # -- the worker process ---------------------------------------------------------------------------------------------
 
 
@@ -156,7 +195,6 @@ def _worker_main(
 ) -> None:
     """Body of a worker process: limit memory, build the scanner once, then scan until the pipe closes."""
     import resource
-    import signal
 
     if parent_end is not None:
         # Forked, not spawned: we hold a copy of the pool's end of our pipe, and the pool's close would never
@@ -216,6 +254,8 @@ class _Worker:
     conn: Connection
     ready: bool = False
     scans: int = 0
+    oom_file: Path | None = None  # its memory cgroup's out-of-memory kill counter, found at its first scan
+    oom_looked: bool = False
 
 
 @dataclass
@@ -377,6 +417,7 @@ class ScanPool:
             "has_envelope": envelope is not None,
             "name": name,
         }
+        oom_before = self._oom_kills(worker)
         try:
             worker.conn.send_bytes(json.dumps(header).encode())
             worker.conn.send_bytes(raw)
@@ -393,7 +434,11 @@ class ScanPool:
                 closing = self._closing
             if closing:
                 return self._fail(FailureKind.TIMEOUT, "the gateway is shutting down", started), False
-            return self._fail(FailureKind.CRASHED, self._death(worker, "during the scan"), started), False
+            detail = self._death(worker, "during the scan")
+            if self._killed_for_memory(worker, oom_before):
+                detail = "the out-of-memory killer ended the worker during the scan"
+                return self._fail(FailureKind.MEMORY, detail, started), False
+            return self._fail(FailureKind.CRASHED, detail, started), False
         kind = reply.get("kind") if isinstance(reply, dict) else None
         if kind == "ok":
             try:
@@ -452,6 +497,22 @@ class ScanPool:
             detail = hello.get("detail", "") if isinstance(hello, dict) else ""
             raise ConfigError(f"a scanning worker could not start: {detail}")
         return False
+
+    def _oom_kills(self, worker: _Worker) -> int | None:
+        """The worker's memory cgroup's count of out-of-memory kills now (None where there is none to read)."""
+        if not worker.oom_looked:
+            worker.oom_looked = True
+            if worker.process.pid is not None:
+                worker.oom_file = oom_counter_file(worker.process.pid)
+        return read_oom_kills(worker.oom_file) if worker.oom_file is not None else None
+
+    def _killed_for_memory(self, worker: _Worker, before: int | None) -> bool:
+        """A SIGKILL while the cgroup's OOM-kill count went up: the kernel's OOM killer (a cgroup's MemoryMax,
+        or the whole machine short of memory), not a crash. The policy is the same; the log says which."""
+        if before is None or worker.process.exitcode != -signal.SIGKILL:
+            return False
+        after = read_oom_kills(worker.oom_file) if worker.oom_file is not None else None
+        return after is not None and after > before
 
     def _death(self, worker: _Worker, when: str) -> str:
         worker.process.join(timeout=1)

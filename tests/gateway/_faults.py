@@ -23,6 +23,11 @@ class FaultyEngine(Engine):
             os._exit(70)  # the worker dies without a word
         if b"X-Test-Fault: sleep" in head:
             time.sleep(3600)  # only the parent's hard deadline ends this
+        if b"X-Test-Fault: grow" in head:
+            # Memory the kernel must really provide, 32 MiB at a time: in a memory cgroup with a limit below the
+            # worker's own address-space limit, the kernel's OOM killer ends the worker (SIGKILL).
+            hog = [b"\x01" * (32 * 1024**2) for _ in range(64)]
+            del hog
         if b"X-Test-Fault: memory" in head:
             hog = bytearray(8 * 1024**3)  # over the worker's RLIMIT_AS: MemoryError
             del hog
