@@ -157,8 +157,12 @@ def small_memory_cgroup() -> Iterator[Path]:
     group = own.parent / f"triage-oom-test-{os.getpid()}"
     try:
         group.mkdir()
-        limit = group / ("memory.max" if own.name == "memory.events" else "memory.limit_in_bytes")
-        limit.write_text(str(256 * 1024 * 1024))
+        v2 = own.name == "memory.events"
+        (group / ("memory.max" if v2 else "memory.limit_in_bytes")).write_text(str(256 * 1024 * 1024))
+        # no swapping out of it either, where swap exists: the limit must end in the OOM killer, not in a crawl
+        swap = group / ("memory.swap.max" if v2 else "memory.memsw.limit_in_bytes")
+        if swap.exists():
+            swap.write_text("0" if v2 else str(256 * 1024 * 1024))
     except OSError as exc:
         pytest.skip(f"cannot make a memory cgroup here: {exc}")
     try:
