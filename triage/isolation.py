@@ -300,11 +300,15 @@ class ScanPool:
 
             modules = (*_PRELOAD, *warm_modules()) if base.warm_up else _PRELOAD
             self._mp.set_forkserver_preload(list(dict.fromkeys(modules)))
-        self._lock = threading.Condition()
+        # One lock; waiting callers each wait on a condition of their own over it, and only the first in line is
+        # woken when a worker comes free: waking all twenty of a busy gateway's sessions for every message cost
+        # twenty GIL hand-offs a message in the milter, for one of them to go on.
+        self._mutex = threading.RLock()
+        self._lock = threading.Condition(self._mutex)  # close() waiting for in-flight scans, start-up
         self._idle: list[_Worker] = []
         self._procs: dict[int, BaseProcess] = {}  # every worker process we own and have not reaped, by pid
         self._busy = 0
-        self._waiting: deque[object] = deque()  # callers waiting for a worker, in arrival order
+        self._waiting: deque[threading.Condition] = deque()  # callers waiting for a worker, in arrival order
         self._closing = False
         self._started = False
         self.stats = PoolStats()
@@ -327,6 +331,7 @@ class ScanPool:
         with self._lock:
             self._idle.extend(fresh)
             self._lock.notify_all()
+            self._wake_next()
 
     def __enter__(self) -> ScanPool:
         self.start()
@@ -353,6 +358,8 @@ class ScanPool:
         with self._lock:
             self._closing = True
             self._lock.notify_all()
+            for waiter in self._waiting:
+                waiter.notify()
             while self._busy and time.monotonic() < end:
                 self._lock.wait(timeout=max(0.0, end - time.monotonic()))
             idle, self._idle = self._idle, []
@@ -526,7 +533,7 @@ class ScanPool:
     def _acquire(self, end: float) -> _Worker | None:
         """The next idle worker, first come first served (a free-for-all would starve some callers: the tail
         latency of a busy gateway), or None at the deadline or on close."""
-        ticket = object()
+        ticket = threading.Condition(self._mutex)
         with self._lock:
             self._waiting.append(ticket)
             try:
@@ -544,11 +551,16 @@ class ScanPool:
                         continue
                     # A warming worker says "ready" on its pipe, not through this condition: look again soon.
                     warming = any(not w.ready for w in self._idle)
-                    self._lock.wait(timeout=min(remaining, _READY_POLL_SECONDS) if warming else remaining)
+                    ticket.wait(timeout=min(remaining, _READY_POLL_SECONDS) if warming else remaining)
                 return None
             finally:
                 self._waiting.remove(ticket)
-                self._lock.notify_all()  # the next in line may go
+                self._wake_next()  # the next in line may go
+
+    def _wake_next(self) -> None:
+        """Wake the first caller in line (lock held): it takes a worker or waits again."""
+        if self._waiting:
+            self._waiting[0].notify()
 
     def _pick(self) -> _Worker | None:
         """The idle worker to hand out (lock held): one that is ready, or has just said so (or died: the caller
@@ -576,6 +588,7 @@ class ScanPool:
                 # Replace it now: its successor builds its Engine while the next messages wait at most that long.
                 self._replenish()
             self._lock.notify_all()
+            self._wake_next()
         if not keep or self._closing:
             threading.Thread(target=self._retire, args=(worker,), daemon=True, name="triage-retire").start()
 
