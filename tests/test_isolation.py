@@ -102,6 +102,29 @@ def test_concurrent_callers_each_get_their_own_report(pool: ScanPool) -> None:
     assert results == {s: s for s in subjects}
 
 
+def test_waiting_callers_are_served_in_arrival_order() -> None:
+    # Callers wait on a condition each and only the first in line is woken: the order must still be theirs.
+    spec = WorkerSpec(factory="gateway._faults:make_engine", memory_mb=768, warm_up=False)
+    with ScanPool(spec, workers=1, deadline=30.0, start_method="fork") as single:
+        served: list[int] = []
+        lock = threading.Lock()
+
+        def scan(index: int) -> None:
+            outcome = single.scan(make_message(headers=[("X-Test-Fault", "nap")], subject=f"n{index}"))
+            with lock:
+                served.append(index if outcome.ok else -1)
+
+        threads = []
+        for index in range(6):
+            thread = threading.Thread(target=scan, args=(index,))
+            thread.start()
+            threads.append(thread)
+            time.sleep(0.05)  # arrive one after the other while the first is being scanned
+        for thread in threads:
+            thread.join(30)
+        assert served == list(range(6))
+
+
 def test_bad_factory_fails_at_start() -> None:
     with pytest.raises(ConfigError):
         ScanPool(WorkerSpec(factory="no.such.module:make"), workers=1).start()

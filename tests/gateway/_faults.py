@@ -21,6 +21,8 @@ class FaultyEngine(Engine):
             raise RuntimeError("injected engine crash")
         if b"X-Test-Fault: exit" in head:
             os._exit(70)  # the worker dies without a word
+        if b"X-Test-Fault: nap" in head:
+            time.sleep(0.3)  # a slow message that still finishes
         if b"X-Test-Fault: sleep" in head:
             time.sleep(3600)  # only the parent's hard deadline ends this
         if b"X-Test-Fault: grow" in head:
