@@ -4,7 +4,10 @@
 candidates in the order worth trying: the analyst's ``extra`` passwords, then values written after a cue word
 (quoted before unquoted), then password-like tokens on cue lines, then quoted tokens anywhere, then the site's
 ``wordlist``. Text is folded with NFKC so ``ＡＢＣ１２３`` is found as ``ABC123``; the raw full-width form follows
-it as its own candidate because some archivers take the password as typed.
+it as its own candidate because some archivers take the password as typed. Each candidate found after a cue also
+carries what the words before the cue say it opens (``hint``: "archive" for 解凍/ZIP/添付, "document" for
+文書/Word/PDF), so a mail giving one password for the ZIP and one for the document inside has each container try
+its own first (`trials.in_order_for`).
 
 Everything here is linear in the text: all cue words are found in one pass by a regex shaped as their trie, on
 an NFKC-folded, lower-cased copy; every other regex starts with a literal and has a bounded body (no nested
