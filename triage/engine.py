@@ -67,7 +67,9 @@ MESSAGE_GRACE_SECONDS = 2.0
 # (unique per recipient: nothing to block or look up), not the source text our decoders reconstruct (VBA, XLM,
 # PDF JavaScript: their hash depends on our decoder; no sandbox or blocklist knows it).
 _HASHED_TYPES_SKIP = frozenset({"email"})
-_DECODED_TEXT_VIEWS = frozenset({"vba", "xlm", "pdf-js"})
+# Views our decoders reconstruct (VBA, XLM, PDF JavaScript): text, not files anyone sent (`triage extract` skips
+# them too).
+DECODED_TEXT_VIEWS = frozenset({"vba", "xlm", "pdf-js"})
 # Containers whose members we cannot list yet: their content was not analysed, so the scan is incomplete.
 _OPAQUE_CONTAINERS = frozenset({"ace", "vhd"})
 # Root types that say only "some text": a root that also starts with a header field is read as a message.
@@ -652,7 +654,7 @@ def _hashed(artifact: Artifact) -> bool:
         and artifact.depth > 0
         and _HASHED_TYPES_SKIP.isdisjoint(artifact.types)
         and not artifact.meta.get("body")
-        and artifact.meta.get("decoded") not in _DECODED_TEXT_VIEWS
+        and artifact.meta.get("decoded") not in DECODED_TEXT_VIEWS
     )
 
 

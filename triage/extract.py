@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from triage.engine import DECODED_TEXT_VIEWS
 from triage.model import Artifact, Finding, JsonValue, Report
 from triage.names import escape_controls, real_extension
 
@@ -42,8 +43,6 @@ ENCRYPTION = "WinZip AES-256 (AE-2)"
 MANIFEST_NAME = "manifest.json"
 MANIFEST_SCHEMA = "triage-extract/1"
 
-# Views our decoders reconstruct (the same set the engine keeps out of iocs.hashes): text, not files anyone sent.
-DECODED_VIEWS = frozenset({"vba", "xlm", "pdf-js"})
 # Content that runs code, carries it, or hides it. "unknown" is here: content we cannot identify is not harmless.
 PAYLOAD_TAGS = frozenset(
     {
@@ -200,7 +199,7 @@ def is_file(artifact: Artifact) -> bool:
         artifact.depth > 0
         and artifact.sha256 is not None
         and not artifact.meta.get("body")
-        and artifact.meta.get("decoded") not in DECODED_VIEWS
+        and artifact.meta.get("decoded") not in DECODED_TEXT_VIEWS
     )
 
 

@@ -18,6 +18,23 @@ TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40) | st.sa
 )
 
 
+# Every field `rewritten` replaces, drawn from TEXT: what a test passes as rewritten(base, **fields).
+HOSTILE_FIELDS = st.fixed_dictionaries(
+    {
+        "subject": TEXT,
+        "sender": TEXT,
+        "display": TEXT,
+        "name": TEXT,
+        "date": TEXT,
+        "urls": st.lists(TEXT, max_size=3),
+        "domains": st.lists(TEXT, max_size=2),
+        "ips": st.lists(TEXT | st.ip_addresses().map(str), max_size=2),
+        "emails": st.lists(TEXT, max_size=2),
+        "level": st.sampled_from(list(Level)),
+    }
+)
+
+
 def rewritten(
     base: Report,
     *,

@@ -13,11 +13,10 @@ from typing import Any
 import pymisp
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from pymisp import MISPEvent
 
 from tests.conftest import CORPUS, ROOT
-from tests.report._hostile import TEXT, corpus_sample, rewritten
+from tests.report._hostile import HOSTILE_FIELDS, corpus_sample, rewritten
 from triage.engine import Engine
 from triage.frontends.cli import main
 from triage.model import Iocs, Level, Report, Verdict
@@ -184,43 +183,11 @@ def test_cli_format_misp_json_lines(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    subject=TEXT,
-    sender=TEXT,
-    name=TEXT,
-    date=TEXT,
-    urls=st.lists(TEXT, max_size=3),
-    domains=st.lists(TEXT, max_size=2),
-    ips=st.lists(TEXT | st.ip_addresses().map(str), max_size=2),
-    emails=st.lists(TEXT, max_size=2),
-    level=st.sampled_from(list(Level)),
-)
-def test_any_strings_give_a_valid_event(
-    reports: dict[str, Report],
-    subject: str,
-    sender: str,
-    name: str,
-    date: str,
-    urls: list[str],
-    domains: list[str],
-    ips: list[str],
-    emails: list[str],
-    level: Level,
-) -> None:
-    report = rewritten(
-        reports["15_beacon_exe_in_password_zip.eml"],
-        level=level,
-        subject=subject,
-        sender=sender,
-        date=date,
-        name=name,
-        urls=urls,
-        domains=domains,
-        ips=ips,
-        emails=emails,
-    )
+@given(fields=HOSTILE_FIELDS)
+def test_any_strings_give_a_valid_event(reports: dict[str, Report], fields: dict[str, Any]) -> None:
+    report = rewritten(reports["15_beacon_exe_in_password_zip.eml"], **fields)
     event = check_event(json.loads(render_misp_json(report)))
-    if level is Level.CLEAN:
+    if fields["level"] is Level.CLEAN:
         assert not [a for o in event.objects for a in o.attributes if a.to_ids]
 
 

@@ -13,12 +13,11 @@ from urllib.parse import unquote
 import pytest
 import stix2
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from stix2patterns.pattern import Pattern
 from stix2patterns.validator import run_validator
 
 from tests.conftest import CORPUS, ROOT, make_message
-from tests.report._hostile import TEXT, corpus_sample, rewritten
+from tests.report._hostile import HOSTILE_FIELDS, corpus_sample, rewritten
 from triage.engine import Engine
 from triage.frontends.cli import main
 from triage.model import Artifact, Iocs, Level, Report, Verdict
@@ -353,41 +352,9 @@ def test_batch_writes_stix_and_misp_for_hostile_messages(tmp_path: Path) -> None
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    subject=TEXT,
-    sender=TEXT,
-    display=TEXT,
-    name=TEXT,
-    date=TEXT,
-    urls=st.lists(TEXT, max_size=3),
-    domains=st.lists(TEXT, max_size=2),
-    ips=st.lists(TEXT | st.ip_addresses().map(str), max_size=2),
-    level=st.sampled_from(list(Level)),
-)
-def test_any_strings_give_a_valid_bundle(
-    reports: dict[str, Report],
-    subject: str,
-    sender: str,
-    display: str,
-    name: str,
-    date: str,
-    urls: list[str],
-    domains: list[str],
-    ips: list[str],
-    level: Level,
-) -> None:
-    report = rewritten(
-        reports["15_beacon_exe_in_password_zip.eml"],
-        level=level,
-        subject=subject,
-        sender=sender,
-        display=display,
-        date=date,
-        name=name,
-        urls=urls,
-        domains=domains,
-        ips=ips,
-    )
+@given(fields=HOSTILE_FIELDS)
+def test_any_strings_give_a_valid_bundle(reports: dict[str, Report], fields: dict[str, Any]) -> None:
+    report = rewritten(reports["15_beacon_exe_in_password_zip.eml"], **fields)
     data = check_bundle(render_stix([report]))
     patterns = _patterns(data)
     assert all(u.isascii() and u.isprintable() and " " not in u for u in patterns.get("url", []))

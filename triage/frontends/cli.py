@@ -173,7 +173,7 @@ def _scan(args: argparse.Namespace, ui: Messages) -> int:
     from triage.report.i18n import resolve_lang
     from triage.report.json import render_json
     from triage.report.text import print_reports, print_summary
-    from triage.sources.msg import MsgError, NotMail, is_ole, msg_to_rfc822
+    from triage.sources.msg import MsgError, NotMail, as_message
     from triage.sources.paths import iter_sources, read_source
 
     try:
@@ -212,11 +212,7 @@ def _scan(args: argparse.Namespace, ui: Messages) -> int:
         try:
             if source.size is not None and source.size > limit:
                 raise ValueError(f"larger than max_message_size ({source.size} > {limit} bytes); not scanned")
-            raw = read_source(source, limit)
-            if len(raw) > limit:
-                raise ValueError(f"larger than max_message_size ({limit} bytes); not scanned")
-            if is_ole(raw):  # an Outlook .msg: scanned as the RFC 822 message it holds
-                raw = msg_to_rfc822(raw, limit=limit)
+            raw = as_message(read_source(source, limit), limit=limit)
         except (OSError, ValueError, NotMail, MsgError) as exc:
             print(f"triage: {source.name}: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
             errors += 1

@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     )
     from triage.filetype import TAGS
     from triage.names import escape_controls
-    from triage.sources.msg import MsgError, NotMail, is_ole, msg_to_rfc822
+    from triage.sources.msg import MsgError, NotMail, as_message
 
     unknown = sorted(set(args.types) - TAGS)
     if unknown:
@@ -85,11 +85,7 @@ def run(args: argparse.Namespace) -> int:
     limit = config.limits.max_message_size
     name = args.file
     try:
-        raw = _read(args.file, limit)
-        if len(raw) > limit:
-            raise ValueError(f"larger than max_message_size ({limit} bytes); not scanned")
-        if is_ole(raw):  # an Outlook .msg: scanned as the RFC 822 message it holds
-            raw = msg_to_rfc822(raw, limit=limit)
+        raw = as_message(_read(args.file, limit), limit=limit)
     except (OSError, ValueError, NotMail, MsgError) as exc:
         print(f"triage extract: {name}: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -56,6 +56,16 @@ def is_ole(head: bytes) -> bool:
     return head.startswith(OLE_MAGIC)
 
 
+def as_message(raw: bytes, *, limit: int) -> bytes:
+    """Bytes read from a file as the message to scan: refused over `limit` (ValueError), an Outlook .msg converted
+    to the RFC 822 message it holds (NotMail, MsgError), anything else as it is."""
+    if len(raw) > limit:
+        raise ValueError(f"larger than max_message_size ({limit} bytes); not scanned")
+    if is_ole(raw):
+        return msg_to_rfc822(raw, limit=limit)
+    return raw
+
+
 def msg_to_rfc822(data: bytes, *, limit: int) -> bytes:
     """The .msg as RFC 822 bytes; raises NotMail or MsgError. At most `limit` bytes of attachments are kept."""
     try:
