@@ -20,7 +20,6 @@ gateway side (rejected). sent = delivered + held + rejected, each id exactly onc
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import os
 import random
@@ -29,7 +28,6 @@ import signal
 import threading
 import time
 import uuid
-import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -37,7 +35,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, make_message
+from tests.conftest import ROOT, make_message, make_zip
 
 from ._postfix import (
     DOMAIN,
@@ -88,20 +86,12 @@ def _crlf(raw: bytes) -> bytes:
     return raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
 
-def _zip(members: list[tuple[str, bytes]]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in members:
-            zf.writestr(name, data)
-    return buffer.getvalue()
-
-
 def _inline_adversarial() -> list[tuple[str, bytes]]:
     """A few crafted messages, used only when tests/adversarial/cases.py is not there."""
     nested = b"innermost"
     for level in range(20):
-        nested = _zip([(f"level{level}.zip", nested)])
-    bomb = _zip([("zeros.bin", bytes(40 * 1024 * 1024))])
+        nested = make_zip([(f"level{level}.zip", nested)])
+    bomb = make_zip([("zeros.bin", bytes(40 * 1024 * 1024))])
     broken = (
         b"From: a@example.org\r\nSubject: =?x-unknown?B?////?= =?utf-8?Q?=ZZ?=\r\n"
         b'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n'
@@ -117,7 +107,9 @@ def _inline_adversarial() -> list[tuple[str, bytes]]:
             "inline-traversal",
             make_message(
                 subject="names",
-                attachments=[("t.zip", _zip([("../../etc/x.exe", b"MZ"), ("/abs/y.exe", b"MZ")]), "application/zip")],
+                attachments=[
+                    ("t.zip", make_zip([("../../etc/x.exe", b"MZ"), ("/abs/y.exe", b"MZ")]), "application/zip")
+                ],
             ),
         ),
         ("inline-truncated-zip", make_message(attachments=[("cut.zip", bomb[:3000], "application/zip")])),
