@@ -89,16 +89,6 @@ def verdict_badge(messages: Messages, level: Level) -> str:
     return f'<span class="verdict {level.value}">{text(messages.verdict(level))}</span>'
 
 
-def _group_of(scoring: ScoringTable, finding_id: str) -> str:
-    symbol = scoring.symbols.get(finding_id)
-    if symbol is not None:
-        return symbol.group
-    for comp in scoring.composites:
-        if comp.id == finding_id:
-            return comp.group
-    return "other"
-
-
 def _address(info: MessageInfo) -> str:
     sender = info.from_ or ""
     if info.from_display:
@@ -265,7 +255,7 @@ def findings_section(report: Report, messages: Messages, scoring: ScoringTable, 
         return f'<p class="muted">{text(t("html.no_findings"))}</p>'
     by_group: dict[str, list[Finding]] = {}
     for finding in report.findings:
-        by_group.setdefault(_group_of(scoring, finding.id), []).append(finding)
+        by_group.setdefault(scoring.group(finding.id), []).append(finding)
     order = sorted(by_group, key=lambda g: (-report.score.groups.get(g, 0.0), g))
     out: list[str] = []
     for group in order:

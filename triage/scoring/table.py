@@ -54,13 +54,19 @@ class ScoringTable:
             raise ConfigError(f"{plugin} emits ids missing from scoring.toml: {', '.join(missing)}")
 
     def title(self, finding_id: str) -> str:
+        entry = self._entry(finding_id)
+        return entry.title if entry is not None else finding_id
+
+    def group(self, finding_id: str) -> str:
+        """The score group of a symbol or composite; "other" for an id the table does not know."""
+        entry = self._entry(finding_id)
+        return entry.group if entry is not None else "other"
+
+    def _entry(self, finding_id: str) -> Symbol | Composite | None:
         sym = self.symbols.get(finding_id)
         if sym is not None:
-            return sym.title
-        for comp in self.composites:
-            if comp.id == finding_id:
-                return comp.title
-        return finding_id
+            return sym
+        return next((comp for comp in self.composites if comp.id == finding_id), None)
 
 
 def _valid_id(value: str) -> bool:
