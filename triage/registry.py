@@ -1,10 +1,11 @@
 """The plugin tuples. A reader finds every unpacker and analyzer here; there is no import magic.
 
 Each plugin is declared as data: its name, the module and class that implement it, the type tags it accepts and
-the finding ids it emits. The engine checks `emits` against scoring.toml and dispatches on `accepts` from the
-declaration alone; the module is imported and the plugin built and set up only when an artifact (or the message)
-first needs it, so a one-off `triage scan` pays only for what the message holds. `tests/test_registry.py` proves
-every declaration equals its class, so the two cannot drift.
+the finding ids it emits (the class takes its `emits` from here, through `declared_emits`). The engine checks
+`emits` against scoring.toml and dispatches on `accepts` from the declaration alone; the module is imported and the
+plugin built and set up only when an artifact (or the message) first needs it, so a one-off `triage scan` pays
+only for what the message holds. `tests/test_registry.py` proves every declaration equals its class, so the two
+cannot drift.
 
 Order matters for unpackers: the first whose `accepts` meets an artifact's type tags unpacks it.
 """
@@ -383,6 +384,15 @@ def warm_modules() -> tuple[str, ...]:
     for spec in (*UNPACKERS, *ANALYZERS):
         modules.update(dict.fromkeys((spec.module, *spec.uses)))
     return tuple(modules)
+
+
+def declared_emits(module: str, cls: str) -> frozenset[str]:
+    """The finding ids the declaration of `module`.`cls` emits. A plugin class takes its `emits` from here, so the
+    engine's check against scoring.toml and the class read one list."""
+    for spec in (*UNPACKERS, *ANALYZERS):
+        if spec.module == module and spec.cls == cls:
+            return spec.emits
+    raise LookupError(f"{module}.{cls} is not declared in triage.registry")
 
 
 def default_unpackers() -> tuple[Unpacker, ...]:

@@ -28,6 +28,7 @@ from triage.errors import ConfigError
 from triage.model import Finding, NoteKind
 from triage.names import escape_controls
 from triage.plugins import ArtifactView, PluginContext, Scope
+from triage.registry import declared_emits
 from triage.rulefiles import check_options
 
 if TYPE_CHECKING:
@@ -157,7 +158,7 @@ class ChmAnalyzer:
     name = "chm"
     scope = Scope.ARTIFACT
     accepts = frozenset({"chm"})
-    emits = frozenset({"CHM_SCRIPT"})
+    emits = declared_emits(__name__, "ChmAnalyzer")
 
     def __init__(self) -> None:
         self._scanner: ScriptScanner | None = None

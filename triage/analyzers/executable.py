@@ -23,6 +23,7 @@ from triage.errors import ConfigError
 from triage.model import Finding
 from triage.names import escape_controls, real_extension
 from triage.plugins import ArtifactView, PluginContext, Scope
+from triage.registry import declared_emits
 
 if TYPE_CHECKING:
     from triage.config import Config
@@ -85,7 +86,7 @@ class ExecutableAnalyzer:
     name = "executable"
     scope = Scope.ARTIFACT
     accepts = frozenset({"*"})
-    emits = frozenset({"ATTACHMENT_EXECUTABLE"})
+    emits = declared_emits(__name__, "ExecutableAnalyzer")
 
     def setup(self, config: Config) -> None:
         options = config.analyzer_options(self.name)

@@ -43,6 +43,7 @@ from triage.names import (
     strip_windows_trailing,
 )
 from triage.plugins import ArtifactView, PluginContext, Scope
+from triage.registry import declared_emits
 from triage.rulefiles import check_options, read_toml
 
 if TYPE_CHECKING:
@@ -107,7 +108,7 @@ class FilenameAnalyzer:
     name = "filename"
     scope = Scope.ARTIFACT
     accepts = frozenset({"*"})
-    emits = frozenset({"FILENAME_RLO", "FILENAME_DOUBLE_EXT", "FILENAME_TYPE_MISMATCH"})
+    emits = declared_emits(__name__, "FilenameAnalyzer")
 
     def __init__(self) -> None:
         self._rules: ExtensionRules | None = None

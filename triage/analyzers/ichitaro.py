@@ -31,6 +31,7 @@ from triage.errors import ConfigError
 from triage.model import Finding, NoteKind
 from triage.names import escape_controls
 from triage.plugins import ArtifactView, PluginContext, Scope
+from triage.registry import declared_emits
 from triage.rulefiles import check_options, read_toml
 from triage.unpack.rtf import exploit_reason
 
@@ -148,9 +149,7 @@ class IchitaroAnalyzer:
     name = "ichitaro"
     scope = Scope.ARTIFACT
     accepts = frozenset({"ole", "jtd"})
-    emits = frozenset(
-        {"ICHITARO_EMBEDDED_EXECUTABLE", "ICHITARO_UNUSUAL_STREAM", "SHELLCODE_PATTERN", "DOC_RTF_EXPLOIT"}
-    )
+    emits = declared_emits(__name__, "IchitaroAnalyzer")
 
     def __init__(self) -> None:
         self._rules: IchitaroRules | None = None

@@ -49,6 +49,7 @@ from triage.errors import ConfigError
 from triage.model import Finding
 from triage.names import escape_controls
 from triage.plugins import MessageView, PluginContext, Scope
+from triage.registry import declared_emits
 from triage.rulefiles import check_options, read_toml
 
 if TYPE_CHECKING:
@@ -620,7 +621,7 @@ class JapaneseTextAnalyzer:
     name = "ja_text"
     scope = Scope.MESSAGE
     accepts: frozenset[str] = frozenset()
-    emits = frozenset({KANJI, PHRASE, NATURALNESS})
+    emits = declared_emits(__name__, "JapaneseTextAnalyzer")
 
     def __init__(self) -> None:
         self._rules: tuple[PhraseRule, ...] | None = None

@@ -41,6 +41,7 @@ from triage.errors import ConfigError
 from triage.model import Finding, Hop
 from triage.names import escape_controls
 from triage.plugins import MessageView, PluginContext, Scope
+from triage.registry import declared_emits
 from triage.rulefiles import check_options
 
 if TYPE_CHECKING:
@@ -170,7 +171,7 @@ class LiveAuthAnalyzer:
     name = "live_auth"
     scope = Scope.MESSAGE
     accepts: frozenset[str] = frozenset()
-    emits = frozenset({"SENDER_GOV_UNVERIFIED", "SENDER_AUTH_FAIL"})
+    emits = declared_emits(__name__, "LiveAuthAnalyzer")
 
     def __init__(self) -> None:
         self.enabled = False

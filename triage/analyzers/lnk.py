@@ -24,11 +24,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from triage.analyzers.script import SCRIPT_IDS, ScriptScanner, add_url_iocs, scanner_from_options, script_findings
+from triage.analyzers.script import ScriptScanner, add_url_iocs, scanner_from_options, script_findings
 from triage.errors import ConfigError
 from triage.model import Finding, JsonValue, NoteKind
 from triage.names import escape_controls
 from triage.plugins import ArtifactView, PluginContext, Scope
+from triage.registry import declared_emits
 from triage.rulefiles import check_options, read_toml
 
 if TYPE_CHECKING:
@@ -174,7 +175,7 @@ class LnkAnalyzer:
     name = "lnk"
     scope = Scope.ARTIFACT
     accepts = frozenset({"lnk"})
-    emits = frozenset({"LNK_SUSPICIOUS_TARGET", "LNK_HIDDEN_ARGUMENTS", "LNK_ICON_DECOY"}) | SCRIPT_IDS
+    emits = declared_emits(__name__, "LnkAnalyzer")
 
     def __init__(self) -> None:
         self._rules: LnkRules | None = None

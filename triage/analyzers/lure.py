@@ -34,6 +34,7 @@ from triage.errors import ConfigError
 from triage.model import Finding
 from triage.names import escape_controls
 from triage.plugins import MessageView, PluginContext, Scope
+from triage.registry import declared_emits
 from triage.rulefiles import check_options, read_toml
 
 if TYPE_CHECKING:
@@ -295,7 +296,7 @@ class LureAnalyzer:
     name = "lure"
     scope = Scope.MESSAGE
     accepts: frozenset[str] = frozenset()
-    emits = frozenset({"LURE_THEME"})
+    emits = declared_emits(__name__, "LureAnalyzer")
 
     def __init__(self) -> None:
         self._themes: LureThemes | None = None

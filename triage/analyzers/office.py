@@ -32,6 +32,7 @@ from triage.errors import ConfigError
 from triage.model import Finding, NoteKind
 from triage.names import escape_controls
 from triage.plugins import ArtifactView, PluginContext, Scope
+from triage.registry import declared_emits
 from triage.rulefiles import check_options
 from triage.unpack.office import OLE_MAGIC, declares_dtd, is_office_target, quiet_oletools
 
@@ -190,16 +191,7 @@ class OfficeAnalyzer:
     name = "office"
     scope = Scope.ARTIFACT
     accepts = frozenset({"ole", "doc", "xls", "ppt", "ooxml", "ooxml-encrypted", "docx", "xlsx", "pptx"})
-    emits = frozenset(
-        {
-            "DOC_MACRO_AUTOEXEC",
-            "DOC_MACRO_SUSPICIOUS",
-            "DOC_MACRO_PRESENT",
-            "DOC_DDE",
-            "DOC_EXTERNAL_TEMPLATE",
-            "DOC_CHINESE_CODEPAGE",
-        }
-    )
+    emits = declared_emits(__name__, "OfficeAnalyzer")
 
     def __init__(self) -> None:
         self._options = _Options()

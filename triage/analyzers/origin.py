@@ -36,6 +36,7 @@ from triage.errors import ConfigError
 from triage.model import Finding, Hop
 from triage.names import escape_controls
 from triage.plugins import MessageView, PluginContext, Scope
+from triage.registry import declared_emits
 from triage.rulefiles import check_options
 
 if TYPE_CHECKING:
@@ -279,7 +280,7 @@ class ForeignOriginAnalyzer:
     name = "origin"
     scope = Scope.MESSAGE
     accepts: frozenset[str] = frozenset()
-    emits = frozenset({"HEADER_FOREIGN_ORIGIN"})
+    emits = declared_emits(__name__, "ForeignOriginAnalyzer")
 
     def __init__(self) -> None:
         self._mailers: MailerList | None = None

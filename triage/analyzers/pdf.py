@@ -40,6 +40,7 @@ from triage.model import Finding, JsonValue, NoteKind
 from triage.names import escape_controls, real_extension
 from triage.pdfscan import ACTIVE_ACTIONS, TOKENS, Action, PdfFacts, PdfLimits, pdf_limits, scan_pdf
 from triage.plugins import ArtifactView, PluginContext, Scope
+from triage.registry import declared_emits
 from triage.unpack.trials import report_no_password, report_opened
 
 if TYPE_CHECKING:
@@ -84,20 +85,7 @@ class PdfAnalyzer:
     name = "pdf"
     scope = Scope.ARTIFACT
     accepts = frozenset({"pdf"})
-    emits = frozenset(
-        {
-            "PDF_JAVASCRIPT",
-            "PDF_AUTO_ACTION",
-            "PDF_LAUNCH",
-            "PDF_EMBEDDED_FILE",
-            "PDF_OBFUSCATED_NAME",
-            "PDF_REMOTE_ACTION",
-            "PDF_RICH_MEDIA",
-            "ARCHIVE_ENCRYPTED",
-            "ARCHIVE_PASSWORD_IN_BODY",
-            "ARCHIVE_ENCRYPTED_NO_PASSWORD",
-        }
-    )
+    emits = declared_emits(__name__, "PdfAnalyzer")
 
     def __init__(self) -> None:
         self._limits = PdfLimits()

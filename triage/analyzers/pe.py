@@ -56,6 +56,7 @@ from triage.errors import ConfigError
 from triage.model import Finding, JsonValue, NoteKind
 from triage.names import escape_controls
 from triage.plugins import ArtifactView, DeadlineExceeded, PluginContext, Scope
+from triage.registry import declared_emits
 from triage.rulefiles import check_options, read_toml
 from triage.strings import (
     beacon_formats,
@@ -305,19 +306,7 @@ class PeAnalyzer:
     name = "pe"
     scope = Scope.ARTIFACT
     accepts = frozenset({"pe"})
-    emits = frozenset(
-        {
-            "PE_PACKED",
-            "PE_SUSPICIOUS_IMPORTS",
-            "PE_DYNAMIC_IMPORTS",
-            "PE_NETWORK_INDICATORS",
-            "PE_BEACON_FORMAT",
-            "PE_TIMESTAMP_ANOMALY",
-            "PE_SFX_ARCHIVE",
-            "PE_EMBEDDED_EXECUTABLE",
-            "PE_VERSION_NAME_MISMATCH",
-        }
-    )
+    emits = declared_emits(__name__, "PeAnalyzer")
 
     def __init__(self) -> None:
         self._settings: _Settings | None = None

@@ -24,6 +24,7 @@ from triage.errors import ConfigError
 from triage.model import Finding
 from triage.names import escape_controls
 from triage.plugins import ArtifactView, PluginContext, Scope
+from triage.registry import declared_emits
 from triage.rulefiles import check_options
 from triage.unpack.rtf import exploit_reason
 
@@ -53,7 +54,7 @@ class RtfAnalyzer:
     name = "rtf"
     scope = Scope.ARTIFACT
     accepts = frozenset({"rtf"})
-    emits = frozenset({"DOC_RTF_EXPLOIT", "RTF_OBFUSCATED"})
+    emits = declared_emits(__name__, "RtfAnalyzer")
 
     def __init__(self) -> None:
         self._max_scan = DEFAULT_MAX_SCAN

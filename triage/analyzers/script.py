@@ -43,6 +43,7 @@ from triage.errors import ConfigError
 from triage.model import Finding
 from triage.names import escape_controls
 from triage.plugins import ArtifactView, PluginContext, Scope
+from triage.registry import declared_emits
 from triage.rulefiles import check_options, read_toml
 
 if TYPE_CHECKING:
@@ -51,7 +52,6 @@ if TYPE_CHECKING:
     from triage.config import Config
 
 __all__ = [
-    "SCRIPT_IDS",
     "SCRIPT_TAGS",
     "Hit",
     "Pattern",
@@ -68,7 +68,6 @@ DEFAULT_MAX_TEXT = 4 * 1024 * 1024
 DEFAULT_MAX_DECODED = 2 * 1024 * 1024
 _OPTIONS = frozenset({"patterns", "max_text", "max_decoded"})
 KINDS = frozenset({"download", "execute", "launch", "obfuscate"})
-SCRIPT_IDS = frozenset({"SCRIPT_DOWNLOADER", "SCRIPT_LAUNCHER", "SCRIPT_OBFUSCATED"})
 # type tags of the scripts Windows runs on double-click
 SCRIPT_TAGS = frozenset({"hta", "wsf", "script-js", "script-vbs", "script-ps1", "script-bat", "script-encoded"})
 
@@ -733,7 +732,7 @@ class ScriptAnalyzer:
     scope = Scope.ARTIFACT
     # "text"/"html" only for payloads a carrier unpacker marked as scripts (meta "script": kind)
     accepts = SCRIPT_TAGS | frozenset({"text", "html"})
-    emits = SCRIPT_IDS
+    emits = declared_emits(__name__, "ScriptAnalyzer")
 
     def __init__(self) -> None:
         self._scanner: ScriptScanner | None = None

@@ -42,6 +42,7 @@ from triage.errors import ConfigError
 from triage.model import Finding
 from triage.names import escape_controls
 from triage.plugins import MessageView, PluginContext, Scope
+from triage.registry import declared_emits
 from triage.rulefiles import check_options
 
 if TYPE_CHECKING:
@@ -287,15 +288,7 @@ class SenderAnalyzer:
     name = "sender"
     scope = Scope.MESSAGE
     accepts: frozenset[str] = frozenset()
-    emits = frozenset(
-        {
-            "SENDER_GOV_DISPLAY_NAME",
-            "SENDER_GOV_LOOKALIKE",
-            "SENDER_GOV_UNVERIFIED",
-            "SENDER_REPLY_MISMATCH",
-            "SENDER_FREEMAIL_ORG_CLAIM",
-        }
-    )
+    emits = declared_emits(__name__, "SenderAnalyzer")
 
     def __init__(self) -> None:
         self._tools: DomainTools | None = None

@@ -35,6 +35,7 @@ from triage.ingest.eml import html_to_text
 from triage.model import Finding
 from triage.names import escape_controls
 from triage.plugins import MessageView, PluginContext, Scope
+from triage.registry import declared_emits
 from triage.rulefiles import check_options
 
 if TYPE_CHECKING:
@@ -343,7 +344,7 @@ class UrlAnalyzer:
     name = "urls"
     scope = Scope.MESSAGE
     accepts: frozenset[str] = frozenset()
-    emits = frozenset({"URL_IP_LITERAL", "URL_TEXT_MISMATCH", "URL_LOOKALIKE_DOMAIN", "URL_SHORTENER"})
+    emits = declared_emits(__name__, "UrlAnalyzer")
 
     def __init__(self) -> None:
         self._tools: DomainTools | None = None

@@ -30,6 +30,7 @@ from triage.errors import ConfigError
 from triage.model import Finding, NoteKind
 from triage.names import escape_controls
 from triage.plugins import ArtifactView, PluginContext, Scope
+from triage.registry import declared_emits
 from triage.rulefiles import check_options
 
 if TYPE_CHECKING:
@@ -120,7 +121,7 @@ class YaraAnalyzer:
     name = "yara"
     scope = Scope.ARTIFACT
     accepts = frozenset({"*"})
-    emits = frozenset({"YARA_MATCH"})
+    emits = declared_emits(__name__, "YaraAnalyzer")
 
     def __init__(self) -> None:
         self._ruleset: RuleSet | None = None

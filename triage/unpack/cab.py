@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from triage.model import NoteKind
 from triage.plugins import ArtifactView, Child, DeadlineExceeded, PluginContext
+from triage.registry import declared_emits
 from triage.unpack.archive_common import (
     UNREADABLE_BOMB,
     UNREADABLE_TOO_LARGE,
@@ -138,7 +139,7 @@ class CabUnpacker:
 
     name = "cab"
     accepts = frozenset({"cab"})
-    emits = frozenset({"ARCHIVE_BOMB"})
+    emits = declared_emits(__name__, "CabUnpacker")
 
     def __init__(self) -> None:
         self._opts = archive_options({}, "cab")

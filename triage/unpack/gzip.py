@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from triage.model import JsonValue, NoteKind
 from triage.plugins import ArtifactView, Child, PluginContext
+from triage.registry import declared_emits
 from triage.unpack.archive_common import StreamResult, stream_child
 from triage.unpack.zip import (
     BombLimits,
@@ -95,7 +96,7 @@ class GzipUnpacker:
 
     name = "gzip"
     accepts = frozenset({"gzip"})
-    emits = frozenset({"ARCHIVE_BOMB"})
+    emits = declared_emits(__name__, "GzipUnpacker")
 
     def __init__(self) -> None:
         self._bombs = BombLimits()

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from triage.model import JsonValue, NoteKind
 from triage.plugins import ArtifactView, Child, DeadlineExceeded, PluginContext
+from triage.registry import declared_emits
 from triage.unpack.archive_common import (
     UNREADABLE_BOMB,
     UNREADABLE_CORRUPT,
@@ -77,7 +78,7 @@ class LzhUnpacker:
 
     name = "lzh"
     accepts = frozenset({"lzh"})
-    emits = frozenset({"ARCHIVE_BOMB"})
+    emits = declared_emits(__name__, "LzhUnpacker")
 
     def __init__(self) -> None:
         self._opts = archive_options({}, "lzh")

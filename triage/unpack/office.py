@@ -34,6 +34,7 @@ from triage.errors import ConfigError
 from triage.model import JsonValue, NoteKind
 from triage.names import escape_controls, real_extension
 from triage.plugins import ArtifactView, Child, PasswordCandidate, PluginContext
+from triage.registry import declared_emits
 from triage.rulefiles import check_options
 from triage.unpack.trials import report_no_password, report_opened, try_passwords
 from triage.unpack.zip import ZipUnpacker
@@ -123,15 +124,7 @@ class _Settings:
 class OfficeUnpacker:
     name = "office"
     accepts = OFFICE_TAGS
-    emits = frozenset(
-        {
-            "ARCHIVE_ENCRYPTED",
-            "ARCHIVE_PASSWORD_IN_BODY",
-            "ARCHIVE_ENCRYPTED_NO_PASSWORD",
-            "ARCHIVE_BOMB",
-            "DOC_EMBEDDED_EXECUTABLE",
-        }
-    )
+    emits = declared_emits(__name__, "OfficeUnpacker")
 
     def __init__(self) -> None:
         self._settings = _Settings()

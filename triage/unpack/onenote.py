@@ -28,6 +28,7 @@ from triage.errors import ConfigError
 from triage.model import JsonValue, NoteKind
 from triage.names import escape_controls, real_extension
 from triage.plugins import ArtifactView, Child, PluginContext
+from triage.registry import declared_emits
 from triage.rulefiles import check_options
 
 if TYPE_CHECKING:
@@ -118,7 +119,7 @@ def sniff_script(payload: bytes) -> str | None:
 class OneNoteUnpacker:
     name = "onenote"
     accepts = frozenset({"onenote"})
-    emits = frozenset({"ONENOTE_EMBEDDED_FILE"})
+    emits = declared_emits(__name__, "OneNoteUnpacker")
 
     def __init__(self) -> None:
         self._max_objects = DEFAULT_MAX_OBJECTS

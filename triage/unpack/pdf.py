@@ -20,6 +20,7 @@ from triage.errors import ConfigError
 from triage.model import JsonValue, NoteKind
 from triage.pdfscan import Decoded, EmbeddedFile, PdfDocument, PdfLimits, open_document, pdf_limits
 from triage.plugins import ArtifactView, Child, PluginContext
+from triage.registry import declared_emits
 from triage.unpack.zip import (
     UNREADABLE_BOMB,
     UNREADABLE_CORRUPT,
@@ -40,7 +41,7 @@ _DEFAULT_MAX_CHILDREN = 100
 class PdfUnpacker:
     name = "pdf"
     accepts = frozenset({"pdf"})
-    emits = frozenset({"ARCHIVE_BOMB"})
+    emits = declared_emits(__name__, "PdfUnpacker")
 
     def __init__(self) -> None:
         self._limits = PdfLimits()

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from triage.model import JsonValue, NoteKind
 from triage.plugins import ArtifactView, Child, DeadlineExceeded, PluginContext
+from triage.registry import declared_emits
 from triage.unpack.archive_common import (
     UNREADABLE_BOMB,
     UNREADABLE_CORRUPT,
@@ -193,9 +194,7 @@ class RarUnpacker:
 
     name = "rar"
     accepts = frozenset({"rar"})
-    emits = frozenset(
-        {"ARCHIVE_ENCRYPTED", "ARCHIVE_PASSWORD_IN_BODY", "ARCHIVE_ENCRYPTED_NO_PASSWORD", "ARCHIVE_BOMB"}
-    )
+    emits = declared_emits(__name__, "RarUnpacker")
 
     def __init__(self) -> None:
         self._opts = archive_options({}, "rar", default_attempts=_DEFAULT_ATTEMPTS)

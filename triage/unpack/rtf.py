@@ -28,6 +28,7 @@ from triage.errors import ConfigError
 from triage.model import JsonValue, NoteKind
 from triage.names import escape_controls
 from triage.plugins import ArtifactView, Child, PluginContext
+from triage.registry import declared_emits
 from triage.rulefiles import check_options
 
 if TYPE_CHECKING:
@@ -109,7 +110,7 @@ def _text(value: Any) -> str:
 class RtfUnpacker:
     name = "rtf"
     accepts = frozenset({"rtf"})
-    emits = frozenset({"DOC_RTF_EXPLOIT"})
+    emits = declared_emits(__name__, "RtfUnpacker")
 
     def __init__(self) -> None:
         self._settings = _Settings()

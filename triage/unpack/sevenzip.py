@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from triage.model import JsonValue, NoteKind
 from triage.plugins import ArtifactView, Child, DeadlineExceeded, PluginContext
+from triage.registry import declared_emits
 from triage.unpack.archive_common import (
     UNREADABLE_BOMB,
     UNREADABLE_CORRUPT,
@@ -410,9 +411,7 @@ class SevenZipUnpacker:
 
     name = "sevenzip"
     accepts = frozenset({"7z"})
-    emits = frozenset(
-        {"ARCHIVE_ENCRYPTED", "ARCHIVE_PASSWORD_IN_BODY", "ARCHIVE_ENCRYPTED_NO_PASSWORD", "ARCHIVE_BOMB"}
-    )
+    emits = declared_emits(__name__, "SevenZipUnpacker")
 
     def __init__(self) -> None:
         self._opts = archive_options({}, "sevenzip", default_attempts=_DEFAULT_ATTEMPTS)

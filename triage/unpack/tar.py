@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from triage.model import JsonValue, NoteKind
 from triage.plugins import ArtifactView, Child, DeadlineExceeded, PluginContext
+from triage.registry import declared_emits
 from triage.unpack.archive_common import (
     UNREADABLE_CORRUPT,
     UNREADABLE_TOO_LARGE,
@@ -63,7 +64,7 @@ class TarUnpacker:
 
     name = "tar"
     accepts = frozenset({"tar"})
-    emits = frozenset({"ARCHIVE_BOMB"})
+    emits = declared_emits(__name__, "TarUnpacker")
 
     def __init__(self) -> None:
         self._opts = archive_options({}, "tar")
@@ -208,7 +209,7 @@ class CompressedStreamUnpacker:
 
     name = "bzip2-xz"
     accepts = frozenset({"bzip2", "xz"})
-    emits = frozenset({"ARCHIVE_BOMB"})
+    emits = declared_emits(__name__, "CompressedStreamUnpacker")
 
     def __init__(self) -> None:
         self._bombs = {"bzip2": BombLimits(), "xz": BombLimits()}

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from triage.errors import ConfigError
 from triage.model import JsonValue, NoteKind
 from triage.plugins import ArtifactView, Child, PasswordCandidate, PluginContext
+from triage.registry import declared_emits
 from triage.unpack.trials import NOT_FROM_MESSAGE, in_order_for
 
 if TYPE_CHECKING:
@@ -663,9 +664,7 @@ class ZipUnpacker:
 
     name = "zip"
     accepts = frozenset({"zip"})
-    emits = frozenset(
-        {"ARCHIVE_ENCRYPTED", "ARCHIVE_PASSWORD_IN_BODY", "ARCHIVE_ENCRYPTED_NO_PASSWORD", "ARCHIVE_BOMB"}
-    )
+    emits = declared_emits(__name__, "ZipUnpacker")
 
     def __init__(self) -> None:
         self._settings = _ZipSettings()
