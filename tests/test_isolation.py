@@ -158,6 +158,27 @@ def test_a_message_goes_to_a_ready_worker_before_one_still_warming_up(monkeypatc
             assert outcome.ok and outcome.seconds < 2.0
 
 
+def test_a_recycled_worker_serves_until_its_successor_is_ready(monkeypatch: pytest.MonkeyPatch) -> None:
+    # One worker, recycled after every message, successors take 2 s to build: the pool must never be without a
+    # ready worker (the next message is not held behind the warm-up), and the old worker must go once its
+    # successor is ready, leaving one worker again.
+    spec = WorkerSpec(factory="gateway._faults:make_slow_engine", memory_mb=768, warm_up=False)
+    with ScanPool(spec, workers=1, deadline=20.0, recycle_after=1, start_method="fork") as single:
+        monkeypatch.setenv("TRIAGE_TEST_SLOW_BUILD", "2")  # forked workers read it when they build
+        [first] = single.worker_pids()
+        for _ in range(3):  # the first worker's successor is warming up all the while
+            outcome = single.scan(make_message())
+            assert outcome.ok and outcome.seconds < 1.5
+            assert len(single.worker_pids()) <= 2
+        assert first in single.worker_pids()
+        end = time.monotonic() + 15
+        while first in single.worker_pids() and time.monotonic() < end:
+            assert single.scan(make_message()).ok  # taken by the successor once it is ready; the first retires
+            time.sleep(0.2)
+        assert first not in single.worker_pids()
+        assert single.stats.failures == {}
+
+
 def test_a_forked_worker_exits_by_itself_when_the_pool_closes() -> None:
     # A forked worker inherits the pool's end of its pipe; unless it closes that copy, closing the pool never
     # reaches it and every close waits a second and kills it (`triage filter` took that second on every mail).

@@ -256,6 +256,7 @@ class _Worker:
     scans: int = 0
     oom_file: Path | None = None  # its memory cgroup's out-of-memory kill counter, found at its first scan
     oom_looked: bool = False
+    successor: _Worker | None = None  # set when it reached recycle_after: it serves until this one is ready
 
 
 @dataclass
@@ -266,7 +267,8 @@ class PoolStats:
 
 
 class ScanPool:
-    """A fixed number of scanning processes behind a thread-safe `scan`. Use as a context manager."""
+    """A fixed number of scanning processes behind a thread-safe `scan` (one more while a recycled worker's
+    successor warms up). Use as a context manager."""
 
     def __init__(
         self,
@@ -566,31 +568,50 @@ class ScanPool:
         """The idle worker to hand out (lock held): one that is ready, or has just said so (or died: the caller
         sees that at once). A replacement still building its Engine (~0.3 s) is taken only when no busy worker
         can come free sooner, so a recycle does not put the next message behind a warm-up."""
+        for worker in [w for w in self._idle if w.successor is not None and self._answered(w.successor)]:
+            self._idle.remove(worker)  # its successor is ready: it goes
+            self._dismiss(worker)
         for index in range(len(self._idle) - 1, -1, -1):
-            worker = self._idle[index]
-            try:
-                answered = worker.ready or worker.conn.poll(0)
-            except (OSError, ValueError):
-                answered = True
-            if answered:
+            if self._answered(self._idle[index]):
                 return self._idle.pop(index)
         if self._busy == 0:
             return self._idle.pop()
         return None
 
+    @staticmethod
+    def _answered(worker: _Worker) -> bool:
+        """Ready, or has just said so on its pipe (or died: whoever takes it sees that at once)."""
+        try:
+            return worker.ready or worker.conn.poll(0)
+        except (OSError, ValueError):
+            return True
+
     def _release(self, worker: _Worker, healthy: bool) -> None:
-        keep = healthy and worker.scans < self.recycle_after and worker.process.is_alive()
+        usable = healthy and worker.process.is_alive()
         with self._lock:
             self._busy -= 1
-            if keep and not self._closing:
+            keep = usable and not self._closing
+            if keep and worker.successor is not None:
+                keep = not self._answered(worker.successor)
+            elif keep and worker.scans >= self.recycle_after:
+                # Recycled without a gap: the successor builds its Engine while this one goes on serving, so a
+                # busy gateway never runs a worker short (that took a worker away for ~0.3 s, seconds under load).
+                try:
+                    worker.successor = self._spawn()
+                    self._idle.append(worker.successor)
+                except (OSError, RuntimeError, ValueError):
+                    keep = False
+            if keep:
                 self._idle.append(worker)
-            elif not self._closing:
-                # Replace it now: its successor builds its Engine while the next messages wait at most that long.
-                self._replenish()
+            elif not self._closing and worker.successor is None:
+                self._replenish()  # its successor builds its Engine while the next messages wait at most that long
             self._lock.notify_all()
             self._wake_next()
-        if not keep or self._closing:
-            threading.Thread(target=self._retire, args=(worker,), daemon=True, name="triage-retire").start()
+        if not keep:
+            self._dismiss(worker)
+
+    def _dismiss(self, worker: _Worker) -> None:
+        threading.Thread(target=self._retire, args=(worker,), daemon=True, name="triage-retire").start()
 
     def _retire(self, worker: _Worker) -> None:
         """Stop a worker: close its pipe (it exits at once when idle), kill it if it does not."""
