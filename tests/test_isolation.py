@@ -179,6 +179,16 @@ def test_a_recycled_worker_serves_until_its_successor_is_ready(monkeypatch: pyte
         assert single.stats.failures == {}
 
 
+def test_a_worker_freezes_its_warmed_up_heap() -> None:
+    # A full collection over the warmed-up engine's objects was a ~50 ms stall every thousand messages or so.
+    spec = WorkerSpec(factory="gateway._faults:make_engine", memory_mb=768)
+    with ScanPool(spec, workers=1, deadline=20.0, start_method="fork") as single:
+        outcome = single.scan(make_message(headers=[("X-Test-Fault", "frozen")]))
+        assert outcome.report is not None
+        frozen = int(outcome.report.message.subject.removeprefix("frozen="))
+        assert frozen > 10_000
+
+
 def test_a_forked_worker_exits_by_itself_when_the_pool_closes() -> None:
     # A forked worker inherits the pool's end of its pipe; unless it closes that copy, closing the pool never
     # reaches it and every close waits a second and kills it (`triage filter` took that second on every mail).

@@ -6,8 +6,10 @@ asks for its failure with an `X-Test-Fault:` header. Nothing here is reachable f
 
 from __future__ import annotations
 
+import gc
 import os
 import time
+from dataclasses import replace
 
 from triage.config import Config
 from triage.engine import Engine
@@ -33,7 +35,11 @@ class FaultyEngine(Engine):
         if b"X-Test-Fault: memory" in head:
             hog = bytearray(8 * 1024**3)  # over the worker's RLIMIT_AS: MemoryError
             del hog
-        return super().scan(raw, envelope=envelope, name=name)
+        report = super().scan(raw, envelope=envelope, name=name)
+        if b"X-Test-Fault: frozen" in head:
+            # what the worker's collector no longer walks, in a field the test can read back
+            return replace(report, message=replace(report.message, subject=f"frozen={gc.get_freeze_count()}"))
+        return report
 
 
 def make_engine(config: Config) -> FaultyEngine:
