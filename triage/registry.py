@@ -130,6 +130,7 @@ UNPACKERS: tuple[PluginSpec, ...] = (
             "xml.dom.minidom",
             "xml.dom.expatbuilder",
             "cryptography.hazmat.backends.openssl",
+            "triage.native",
         ),
     ),
     _u("zip", "zip", "ZipUnpacker", {"zip"}, _BOMB | _ENCRYPTED_IDS, uses=("pyzipper", "Cryptodome.Cipher._mode_ctr")),

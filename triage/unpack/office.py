@@ -21,6 +21,7 @@ oletools and msoffcrypto-tool are imported on first use: their import costs a qu
 
 from __future__ import annotations
 
+import hashlib
 import io
 import struct
 import time
@@ -580,7 +581,33 @@ def _derive_agile_hash_once() -> None:
 
     original = ECMA376Agile._derive_iterated_hash_from_password
     if not getattr(original, "_triage_memo", False):
-        ECMA376Agile._derive_iterated_hash_from_password = staticmethod(memoized_derivation(original))
+        ECMA376Agile._derive_iterated_hash_from_password = staticmethod(memoized_derivation(native_first(original)))
+
+
+class _Digest:
+    """A finished hash as msoffcrypto uses the one its derivation returns: only `digest()` (and our memo's copy)."""
+
+    def __init__(self, value: bytes) -> None:
+        self._value = value
+
+    def digest(self) -> bytes:
+        return self._value
+
+    def copy(self) -> _Digest:
+        return self
+
+
+def native_first(original: Callable[[str, bytes, str, int], Any]) -> Callable[[str, bytes, str, int], Any]:
+    """msoffcrypto's derivation, with the rounds in C (`triage.native`, ~3x faster) when that library is built."""
+    from triage import native
+
+    def derive(password: str, salt: bytes, algorithm: str, rounds: int) -> Any:
+        digest = algorithm if algorithm in native.DIGEST_SIZES else "SHA1"  # msoffcrypto's choice for other names
+        start = hashlib.new(digest, bytes(salt) + password.encode("utf-16le")).digest()
+        final = native.iterate_hash(digest, start, rounds)
+        return _Digest(final) if final is not None else original(password, salt, algorithm, rounds)
+
+    return derive
 
 
 def memoized_derivation(original: Callable[[str, bytes, str, int], Any]) -> Callable[[str, bytes, str, int], Any]:
