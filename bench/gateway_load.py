@@ -325,7 +325,10 @@ def main() -> int:
     )
     # SIGTERM unwinds like Ctrl-C, so the Postfix instances (own sessions, by design) and the milter get stopped
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    warm = messages[: min(20, len(messages))]
+    # Warm-up at the measured concurrency, so each Postfix has forked its smtpd and cleanup processes for that many
+    # sessions before anything is timed. Warmed with 5 sessions, 18 of the 24 slowest milter messages of six rounds
+    # came from the first second of the first round; warmed with all of them, the slowest spread over the rounds.
+    warm = [messages[i % len(messages)] for i in range(2 * sessions)]
     baselines: dict[float, list[Run]] = {rate: [] for rate in modes}
     gateways: dict[float, list[Run]] = {rate: [] for rate in modes}
     # Both Postfix instances stay up and the runs alternate, so a change in the machine's load hits both alike.
@@ -333,8 +336,8 @@ def main() -> int:
         milter = Milter(postfix, SITE.format(workers=max(1, min(args.workers, 16))), factory=None)
         milter.start()
         try:
-            drive(plain, warm, min(sessions, 5), "warm-up")
-            drive(postfix, warm, min(sessions, 5), "warm-up")
+            drive(plain, warm, sessions, "warm-up")
+            drive(postfix, warm, sessions, "warm-up")
             assert milter.proc is not None
             for index in range(rounds):
                 for rate in modes:
