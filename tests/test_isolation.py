@@ -87,7 +87,8 @@ def test_recycling_replaces_workers_after_n_messages() -> None:
 
 
 def test_concurrent_callers_each_get_their_own_report(pool: ScanPool) -> None:
-    subjects = [f"件名{i}" for i in range(8)]
+    # Many more callers than workers: each verdict must reach the caller whose message it is.
+    subjects = [f"件名{i}" for i in range(24)]
     results: dict[str, str | None] = {}
 
     def scan(subject: str) -> None:
@@ -98,13 +99,13 @@ def test_concurrent_callers_each_get_their_own_report(pool: ScanPool) -> None:
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(30)
+        thread.join(60)
     assert results == {s: s for s in subjects}
 
 
 def test_waiting_callers_are_served_in_arrival_order() -> None:
     # Callers wait on a condition each and only the first in line is woken: the order must still be theirs.
-    spec = WorkerSpec(factory="gateway._faults:make_engine", memory_mb=768, warm_up=False)
+    spec = WorkerSpec(factory="gateway._faults:make_engine", warm_up=False)
     with ScanPool(spec, workers=1, deadline=30.0, start_method="fork") as single:
         served: list[int] = []
         lock = threading.Lock()
@@ -150,7 +151,7 @@ def test_close_ends_waiting_scans() -> None:
 def test_a_message_goes_to_a_ready_worker_before_one_still_warming_up(monkeypatch: pytest.MonkeyPatch) -> None:
     # Every worker is replaced after one message, and replacements take 4 s to build: the second message must
     # go to the other, ready worker, not wait behind the replacement of the first.
-    spec = WorkerSpec(factory="gateway._faults:make_slow_engine", memory_mb=768, warm_up=False)
+    spec = WorkerSpec(factory="gateway._faults:make_slow_engine", warm_up=False)
     with ScanPool(spec, workers=2, deadline=20.0, recycle_after=1, start_method="fork") as pool:
         monkeypatch.setenv("TRIAGE_TEST_SLOW_BUILD", "4")  # forked workers read it when they build
         for _ in range(2):
@@ -162,7 +163,7 @@ def test_a_recycled_worker_serves_until_its_successor_is_ready(monkeypatch: pyte
     # One worker, recycled after every message, successors take 2 s to build: the pool must never be without a
     # ready worker (the next message is not held behind the warm-up), and the old worker must go once its
     # successor is ready, leaving one worker again.
-    spec = WorkerSpec(factory="gateway._faults:make_slow_engine", memory_mb=768, warm_up=False)
+    spec = WorkerSpec(factory="gateway._faults:make_slow_engine", warm_up=False)
     with ScanPool(spec, workers=1, deadline=20.0, recycle_after=1, start_method="fork") as single:
         monkeypatch.setenv("TRIAGE_TEST_SLOW_BUILD", "2")  # forked workers read it when they build
         [first] = single.worker_pids()
@@ -181,7 +182,7 @@ def test_a_recycled_worker_serves_until_its_successor_is_ready(monkeypatch: pyte
 
 def test_a_worker_freezes_its_warmed_up_heap() -> None:
     # A full collection over the warmed-up engine's objects was a ~50 ms stall every thousand messages or so.
-    spec = WorkerSpec(factory="gateway._faults:make_engine", memory_mb=768)
+    spec = WorkerSpec(factory="gateway._faults:make_engine")
     with ScanPool(spec, workers=1, deadline=20.0, start_method="fork") as single:
         outcome = single.scan(make_message(headers=[("X-Test-Fault", "frozen")]))
         assert outcome.report is not None
@@ -243,7 +244,7 @@ def test_a_worker_the_oom_killer_ends_is_a_memory_failure(small_memory_cgroup: P
 
 
 def test_a_worker_killed_otherwise_is_still_a_crash() -> None:
-    spec = WorkerSpec(factory="gateway._faults:make_engine", memory_mb=768, warm_up=False)
+    spec = WorkerSpec(factory="gateway._faults:make_engine", warm_up=False)
     with ScanPool(spec, workers=1, deadline=30.0, start_method="fork") as single:
         pid = single.worker_pids()[0]
         threading.Timer(1.0, os.kill, (pid, signal.SIGKILL)).start()
