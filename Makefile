@@ -43,7 +43,7 @@ $(STAMP): pyproject.toml
 
 # The C part of Office agile-encryption key derivation (triage/native); without a compiler triage runs the Python
 # loop instead, ~3x slower per password tried on an encrypted document.
-$(NATIVE): triage/native/iterhash.c
+$(NATIVE): triage/native/iterhash.c $(STAMP)  # after $(STAMP): it installs cc and the OpenSSL headers
 	@cc -O2 -shared -fPIC -Wall -Wextra -Werror -o $@ $< -lcrypto \
 	  || echo "note: $@ not built (needs cc and libssl-dev): Office key derivation runs in Python" >&2
 
