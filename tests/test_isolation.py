@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,9 @@ def test_hard_deadline_kills_the_worker(pool: ScanPool) -> None:
     outcome = pool.scan(make_message(headers=[("X-Test-Fault", "sleep")]), deadline=1.0)
     assert outcome.failure is FailureKind.TIMEOUT
     assert pool.scan(make_message()).ok
+    end = time.monotonic() + 10
+    while set(pool.worker_pids()) == before and time.monotonic() < end:
+        time.sleep(0.05)
     assert set(pool.worker_pids()) != before  # the sleeper was replaced
 
 
@@ -250,3 +254,135 @@ def test_a_worker_killed_otherwise_is_still_a_crash() -> None:
         threading.Timer(1.0, os.kill, (pid, signal.SIGKILL)).start()
         outcome = single.scan(make_message(headers=[("X-Test-Fault", "sleep")]))
         assert outcome.failure is FailureKind.CRASHED and "signal 9" in outcome.detail
+
+
+def _wait_until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
+    end = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < end, "timed out waiting"
+        time.sleep(0.01)
+
+
+def _stamps(outcome: object) -> tuple[int, int]:
+    report = getattr(outcome, "report", None)
+    assert report is not None, outcome
+    start, end = report.message.subject.split(",")
+    return int(start), int(end)
+
+
+def test_a_worker_takes_the_next_message_without_waiting_for_this_process() -> None:
+    # Two messages queued for one worker while this process holds the GIL (as a busy milter's threads do): the
+    # worker must go from the first to the second by itself, not wait for a thread here to read the first reply.
+    spec = WorkerSpec(factory="gateway._faults:make_engine", warm_up=False)
+    with ScanPool(spec, workers=1, deadline=20.0, start_method="fork") as single:
+        results: dict[int, object] = {}
+        threads = [
+            threading.Thread(
+                target=lambda i=i: results.__setitem__(
+                    i, single.scan(make_message(headers=[("X-Test-Fault", "stamp")], subject=f"s{i}"))
+                )
+            )
+            for i in range(2)
+        ]
+        for thread in threads:
+            thread.start()
+        _wait_until(lambda: single.in_flight >= 2)
+        time.sleep(0.05)  # both tickets are in the queue
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(5.0)
+        try:
+            busy_until = time.monotonic() + 0.8
+            while time.monotonic() < busy_until:  # pure Python: no other thread of ours gets the GIL meanwhile
+                pass
+        finally:
+            sys.setswitchinterval(interval)
+        for thread in threads:
+            thread.join(20)
+        first, second = sorted((_stamps(results[0]), _stamps(results[1])))
+        assert second[0] - first[1] < 150_000_000, (first, second)  # ns: back to back, not after the 0.8 s
+
+
+def test_a_message_queued_behind_a_worker_that_dies_is_scanned_by_its_replacement() -> None:
+    spec = WorkerSpec(factory="gateway._faults:make_engine", warm_up=False)
+    with ScanPool(spec, workers=1, deadline=20.0, start_method="fork") as single:
+        results: dict[str, object] = {}
+
+        def scan(key: str, fault: str) -> None:
+            results[key] = single.scan(make_message(headers=[("X-Test-Fault", fault)], subject=key))
+
+        dying = threading.Thread(target=scan, args=("dies", "late-exit"))
+        dying.start()
+        _wait_until(lambda: single.in_flight >= 1)
+        waiting = threading.Thread(target=scan, args=("waits", "none"))
+        waiting.start()
+        dying.join(20)
+        waiting.join(20)
+        assert getattr(results["dies"], "failure", None) is FailureKind.CRASHED
+        assert getattr(results["waits"], "ok", False), results["waits"]
+
+
+def test_a_message_whose_caller_gave_up_in_the_queue_is_not_scanned() -> None:
+    # A is being scanned; B, queued behind it, gives up at once; C comes after B. Had the worker scanned B (a
+    # 0.3 s nap), C would start 0.3 s after A ended.
+    spec = WorkerSpec(factory="gateway._faults:make_engine", warm_up=False)
+    with ScanPool(spec, workers=1, deadline=20.0, start_method="fork") as single:
+        assert single.scan(make_message()).ok  # lazy imports paid
+        results: dict[str, object] = {}
+
+        def scan(key: str) -> None:
+            results[key] = single.scan(make_message(headers=[("X-Test-Fault", "stamp")], subject=key))
+
+        first = threading.Thread(target=scan, args=("A",))
+        first.start()
+        _wait_until(lambda: single.in_flight >= 1)
+        gave_up = single.scan(make_message(headers=[("X-Test-Fault", "nap")]), deadline=0.05)
+        assert gave_up.failure is FailureKind.TIMEOUT and "no worker became free" in gave_up.detail
+        scan("C")
+        first.join(10)
+        assert _stamps(results["C"])[0] - _stamps(results["A"])[1] < 200_000_000
+
+
+def test_a_reply_larger_than_a_socket_buffer_arrives_whole(pool: ScanPool) -> None:
+    outcome = pool.scan(make_message(headers=[("X-Test-Fault", "huge")]))
+    assert outcome.report is not None and outcome.report.message.subject == "x" * 3_000_000
+
+
+def test_close_answers_queued_messages_too() -> None:
+    with ScanPool(FAULTY, workers=1, deadline=30.0) as single:
+        results: list[object] = []
+        threads = [
+            threading.Thread(
+                target=lambda: results.append(single.scan(make_message(headers=[("X-Test-Fault", "sleep")])))
+            )
+            for _ in range(3)
+        ]
+        for thread in threads:
+            thread.start()
+        _wait_until(lambda: single.in_flight >= 3)
+        started = time.monotonic()
+        single.close(grace=0.2)
+        for thread in threads:
+            thread.join(10)
+        assert time.monotonic() - started < 5
+        assert [getattr(r, "failure", None) for r in results] == [FailureKind.TIMEOUT] * 3
+        assert all("shutting down" in getattr(r, "detail", "") for r in results)
+
+
+def test_the_pool_thread_leaves_signals_to_the_program() -> None:
+    # The milter waits for SIGTERM in its main thread; a pool thread that could receive it would die of it.
+    before = set(threading.enumerate())
+    with ScanPool(WorkerSpec(warm_up=False), workers=1, start_method="fork") as single:
+        [dispatcher] = [t for t in set(threading.enumerate()) - before if t.name == "triage-pool"]
+        status = Path(f"/proc/self/task/{dispatcher.native_id}/status").read_text()
+        blocked = int(next(line.split()[1] for line in status.splitlines() if line.startswith("SigBlk:")), 16)
+        assert blocked & (1 << (signal.SIGTERM - 1)) and blocked & (1 << (signal.SIGINT - 1))
+        assert single.scan(make_message()).ok
+
+
+def test_a_worker_can_only_name_a_cgroup_counter_for_the_pool_to_read() -> None:
+    from triage.isolation import _cgroup_counter
+
+    assert _cgroup_counter(b"/sys/fs/cgroup/system.slice/memory.events") is not None
+    assert _cgroup_counter(b"/sys/fs/cgroup/memory/x/memory.oom_control") is not None
+    for hostile in (b"/etc/shadow", b"/sys/fs/cgroup/../../etc/memory.events", b"/dev/zero", b"rel/memory.events"):
+        assert _cgroup_counter(hostile) is None

@@ -1,11 +1,11 @@
 """Scans in worker processes with a hard deadline and bounded memory (DESIGN §7), for the gateway and batch sweeps.
 
 `ScanPool.scan(raw, envelope, name) -> Outcome` may be called from many threads at once (pymilter calls back from
-one thread per SMTP connection). Each call borrows an idle worker, hands it the message over a pipe and waits at
-most until the deadline. A worker that overruns is killed by the parent (SIGKILL: no signals or alarms are
-needed in the calling process) and replaced; one that dies, raises, or runs out of its address-space limit
-(RLIMIT_AS) is replaced too. Whatever went wrong, the caller gets an `Outcome` whose `failure` says which kind,
-so one policy (on_error / on_timeout) applies to all of them.
+one thread per SMTP connection). Each call puts the message in the pool's queue, which the workers read
+themselves, and waits for its reply at most until the deadline. A worker that overruns is killed by the parent
+(SIGKILL: no signals or alarms are needed in the calling process) and replaced; one that dies, raises, or runs
+out of its address-space limit (RLIMIT_AS) is replaced too. Whatever went wrong, the caller gets an `Outcome`
+whose `failure` says which kind, so one policy (on_error / on_timeout) applies to all of them.
 
 Workers are started with multiprocessing's "forkserver" method (forking a threaded milter is unsafe). The fork
 server imports the engine once, so a replacement worker only builds its Engine and runs a warm-up scan: measured
@@ -22,13 +22,17 @@ from __future__ import annotations
 import contextlib
 import gc
 import importlib
+import itertools
 import json
 import os
+import select
+import selectors
 import signal
+import socket
+import struct
 import threading
 import time
 import traceback
-from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from multiprocessing.connection import Connection
@@ -51,9 +55,30 @@ DEFAULT_FACTORY = "triage.engine:Engine"
 _SOFT_MARGIN_SECONDS = 3.0
 _MIN_SOFT_SECONDS = 0.5
 _READY_TIMEOUT = 120.0  # building an Engine takes ~0.2 s; a cold start of a fresh interpreter a few seconds
-_READY_POLL_SECONDS = 0.01  # how often a caller waiting for a worker looks whether a warming one is ready
+_SWEEP_SECONDS = 0.05  # how often the dispatcher looks for a worker past its job's deadline
+_RESPAWN_MIN_SECONDS = 0.1  # back-off when a replacement worker cannot start, doubling up to the maximum
+_RESPAWN_MAX_SECONDS = 5.0
+_READ_CHUNK = 1 << 20
+_MAX_REPLY = 256 * 1024 * 1024  # a report is a few hundred KB at most; a worker that claims more is not ours any more
 _WARM_UP = b"From: warm-up@example.org\r\nSubject: warm-up\r\n\r\nwarm-up\r\n"
 _PRELOAD = ("triage.engine", "triage.registry", "triage.config")
+
+# The shared queue's tickets: job id, and the job's deadline in CLOCK_MONOTONIC nanoseconds (one clock for every
+# process on the machine), so a worker skips a message whose caller has already given up.
+_TICKET = struct.Struct("<qq")
+_HEADER_LENGTH = struct.Struct("<I")  # a job's memory file: this, the JSON header, then the message
+_REPLY_HEAD = struct.Struct("<qQ")  # on a job's reply socket: the job id and the length of the JSON reply after it
+# What a worker writes on its pipe (its replies go on each job's own socket, straight to the waiting caller), one
+# multiprocessing frame (a big-endian length, then the bytes) each, tagged:
+_HELLO = b"H"  # JSON {"ready": ...}, once, when its scanner is built
+_RECYCLE = b"R"  # it has scanned recycle_after messages: start its successor
+_CGROUP = b"C"  # the path of its memory cgroup's OOM-kill counter, when it finds itself in a new cgroup
+_STOP = b"S"  # the only thing the pool writes: leave after the current scan
+_FRAME = struct.Struct("!i")
+_LONG_FRAME = struct.Struct("!Q")
+# A worker's slot, memory shared with the pool: the job it is scanning (0: none), that job's deadline, and its
+# cgroup's OOM-kill count when the scan started (-1: none to read).
+_SLOT_JOB, _SLOT_END, _SLOT_OOM, _SLOT_SIZE = 0, 1, 2, 3
 
 
 class Scanner(Protocol):
@@ -192,9 +217,16 @@ def _owner_alive(owner: int) -> bool:
 
 
 def _worker_main(
-    conn: Connection, spec: WorkerSpec, owner: int | None = None, parent_end: Connection | None = None
+    conn: Connection,
+    jobs: socket.socket,
+    slot: Any,
+    spec: WorkerSpec,
+    recycle_after: int,
+    owner: int | None = None,
+    parent_end: Connection | None = None,
 ) -> None:
-    """Body of a worker process: limit memory, build the scanner once, then scan until the pipe closes."""
+    """Body of a worker process: limit memory, build the scanner once, then take messages from the pool's shared
+    queue until the pool says stop (or closes this worker's pipe)."""
     import resource
 
     if parent_end is not None:
@@ -211,7 +243,7 @@ def _worker_main(
     try:
         scanner = build_scanner(spec)
     except Exception as exc:  # a bad configuration: say so once, the parent refuses to start
-        conn.send_bytes(json.dumps({"ready": False, "detail": f"{type(exc).__name__}: {exc}"}).encode())
+        conn.send_bytes(_HELLO + json.dumps({"ready": False, "detail": f"{type(exc).__name__}: {exc}"}).encode())
         return
     with contextlib.suppress(Exception):
         # The first scan pays for lazy imports, plugin set-up and libmagic's database: pay it here, not on the
@@ -225,43 +257,134 @@ def _worker_main(
     # collection stops walking ~86,000 objects (~50 ms, every thousand messages or so, a stall in the tail).
     gc.collect()
     gc.freeze()
-    conn.send_bytes(b'{"ready": true}')
+    try:
+        conn.send_bytes(_HELLO + b'{"ready": true}')
+    except OSError:
+        return  # the pool closed while we were warming up
+    oom = _OomWatch(conn)
+    scans = 0
     while True:
         try:
-            header = json.loads(conn.recv_bytes())
-            raw = conn.recv_bytes()
-        except (EOFError, OSError):
-            return  # the parent closed the pipe: recycled or shutting down
+            readable, _, _ = select.select([conn.fileno(), jobs.fileno()], [], [])
+        except (OSError, ValueError):
+            return
+        if conn.fileno() in readable:
+            return  # the pool said stop, or closed our pipe: recycled or shutting down
         try:
-            envelope = Envelope(**{**header["envelope"], "rcpt_to": tuple(header["envelope"]["rcpt_to"])})
-            report = scanner.scan(raw, envelope=envelope if header["has_envelope"] else None, name=header["name"])
-            reply = {"kind": "ok", "report": report.to_dict()}
-        except MemoryError:
-            reply = {"kind": FailureKind.MEMORY.value, "detail": "the worker ran out of memory"}
-        except Exception as exc:
-            tail = traceback.format_exception(type(exc), exc, exc.__traceback__)[-3:]
-            reply = {"kind": FailureKind.CRASHED.value, "detail": "".join(tail).strip()[-800:]}
-        try:
-            conn.send_bytes(json.dumps(reply).encode())
-        except MemoryError:
-            conn.send_bytes(b'{"kind": "memory", "detail": "the worker ran out of memory"}')
-        del raw
+            ticket, fds, _flags, _addr = socket.recv_fds(jobs, _TICKET.size, 2, socket.MSG_DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            continue  # another worker took it
+        except OSError:
+            return
+        if len(ticket) != _TICKET.size or len(fds) != 2:
+            for fd in fds:
+                os.close(fd)
+            continue
+        message_fd, reply_fd = fds
+        job, end_ns = _TICKET.unpack(ticket)
+        if time.monotonic_ns() >= end_ns:  # its caller has given up: nobody is waiting for this one
+            os.close(message_fd)
+            os.close(reply_fd)
+            continue
+        slot[_SLOT_END] = end_ns
+        slot[_SLOT_OOM] = oom.count()
+        slot[_SLOT_JOB] = job
+        reply = _scan_job(scanner, message_fd)
+        with socket.socket(fileno=reply_fd) as caller:
+            try:
+                body = json.dumps(reply).encode()
+            except MemoryError:
+                body = b'{"kind": "memory", "detail": "the worker ran out of memory"}'
+            with contextlib.suppress(OSError):  # the caller gave up (a deadline) and closed its end
+                caller.sendall(_REPLY_HEAD.pack(job, len(body)) + body)
+        slot[_SLOT_JOB] = 0
         if reply["kind"] == FailureKind.MEMORY.value:
             return  # after a MemoryError the heap may be in any state: start afresh
+        scans += 1
+        if scans == recycle_after:
+            with contextlib.suppress(OSError):
+                conn.send_bytes(_RECYCLE)  # the pool starts our successor; we serve until it is ready
+
+
+def _scan_job(scanner: Scanner, fd: int) -> dict[str, Any]:
+    """Read one job (header length, JSON header, message) from its memory file and scan it."""
+    try:
+        with open(fd, "rb") as job:
+            (length,) = _HEADER_LENGTH.unpack(job.read(_HEADER_LENGTH.size))
+            header = json.loads(job.read(length))
+            raw = job.read()
+        envelope = Envelope(**{**header["envelope"], "rcpt_to": tuple(header["envelope"]["rcpt_to"])})
+        report = scanner.scan(raw, envelope=envelope if header["has_envelope"] else None, name=header["name"])
+        return {"kind": "ok", "report": report.to_dict()}
+    except MemoryError:
+        return {"kind": FailureKind.MEMORY.value, "detail": "the worker ran out of memory"}
+    except Exception as exc:
+        tail = traceback.format_exception(type(exc), exc, exc.__traceback__)[-3:]
+        return {"kind": FailureKind.CRASHED.value, "detail": "".join(tail).strip()[-800:]}
+
+
+class _OomWatch:
+    """The worker's memory cgroup's out-of-memory kill count, read as each scan starts and kept in the worker's
+    slot: if the worker is then SIGKILLed and the count went up, the pool knows it was the OOM killer. When the
+    worker finds itself in another cgroup (moved by an administrator, or a test) it tells the pool the counter
+    file to read after its death."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._cgroups = b""
+        self._file: Path | None = None
+
+    def count(self) -> int:
+        try:
+            with open("/proc/self/cgroup", "rb") as membership:
+                cgroups = membership.read(4096)
+        except OSError:
+            return -1
+        if cgroups != self._cgroups:
+            self._cgroups = cgroups
+            self._file = oom_counter_file(os.getpid())
+            with contextlib.suppress(OSError):
+                self._conn.send_bytes(_CGROUP + str(self._file or "").encode())
+        kills = read_oom_kills(self._file) if self._file is not None else None
+        return -1 if kills is None else kills
 
 
 # -- the parent side --------------------------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(eq=False)
 class _Worker:
     process: BaseProcess
     conn: Connection
+    slot: Any  # shared with the worker: the job it is scanning (0: none), that job's end, the OOM count at its start
     ready: bool = False
-    scans: int = 0
-    oom_file: Path | None = None  # its memory cgroup's out-of-memory kill counter, found at its first scan
-    oom_looked: bool = False
-    successor: _Worker | None = None  # set when it reached recycle_after: it serves until this one is ready
+    recycled: bool = False  # reached recycle_after: its successor holds its place, it serves until one is ready
+    stopped: bool = False  # told to stop (recycled and replaced): it exits after its current scan
+    oom_file: Path | None = None
+    inbox: bytearray = field(default_factory=bytearray)
+
+
+@dataclass(eq=False)
+class _Job:
+    """A message handed to the pool. The worker that takes it answers on `answer`'s other end, which travels
+    with the ticket; the pool keeps that end too, to wake the caller when it has the word instead (the worker
+    died, or the pool is closing)."""
+
+    id: int
+    end: float
+    answer: socket.socket
+    poke: socket.socket
+    done: threading.Event = field(default_factory=threading.Event)
+    failure: tuple[FailureKind, str] | None = None
+
+    def fail(self, kind: FailureKind, detail: str) -> None:
+        """The pool's word on this job (lock held): the caller wakes and takes it."""
+        if self.done.is_set():
+            return
+        self.failure = (kind, detail)
+        self.done.set()
+        with contextlib.suppress(OSError):
+            self.poke.send(b"!", socket.MSG_DONTWAIT)
 
 
 @dataclass
@@ -273,7 +396,17 @@ class PoolStats:
 
 class ScanPool:
     """A fixed number of scanning processes behind a thread-safe `scan` (one more while a recycled worker's
-    successor warms up). Use as a context manager."""
+    successor warms up). Use as a context manager.
+
+    Messages wait in one queue that every ready worker reads itself: a worker that finishes a scan takes the next
+    message at once, without waiting for a thread of this process to be scheduled (on a busy gateway that hand-over
+    left workers idle half the time while messages queued). The queue is a local datagram socket of small tickets
+    (job id, deadline), each carrying a memory file that holds the message and the end of a socket the worker
+    answers on, straight to the caller waiting on the other end; a worker killed at any moment cannot leave half a
+    message in the queue. One dispatcher thread reads the workers' own pipes: it sees a worker die (and tells the
+    caller of the job it was on), starts replacements and successors, and kills a worker still on a job past its
+    deadline.
+    """
 
     def __init__(
         self,
@@ -307,38 +440,50 @@ class ScanPool:
 
             modules = (*_PRELOAD, *warm_modules()) if base.warm_up else _PRELOAD
             self._mp.set_forkserver_preload(list(dict.fromkeys(modules)))
-        # One lock; waiting callers each wait on a condition of their own over it, and only the first in line is
-        # woken when a worker comes free: waking all twenty of a busy gateway's sessions for every message cost
-        # twenty GIL hand-offs a message in the milter, for one of them to go on.
-        self._mutex = threading.RLock()
-        self._lock = threading.Condition(self._mutex)  # close() waiting for in-flight scans, start-up
-        self._idle: list[_Worker] = []
+        self._mutex = threading.Lock()
+        self._workers: list[_Worker] = []
         self._procs: dict[int, BaseProcess] = {}  # every worker process we own and have not reaped, by pid
-        self._busy = 0
-        self._waiting: deque[threading.Condition] = deque()  # callers waiting for a worker, in arrival order
-        self._closing = False
+        self._jobs: dict[int, _Job] = {}  # submitted and not yet answered or given up, by id
+        self._job_ids = itertools.count(1)
+        self._closing = False  # no new scans; in-flight ones still get their replies
+        self._stopping = False  # the dispatcher ends
         self._started = False
+        self._spawn_after = 0.0  # back-off when replacements fail to start
+        self._spawn_delay = _RESPAWN_MIN_SECONDS
+        self._queue: socket.socket | None = None  # our end of the shared queue
+        self._queue_out: socket.socket | None = None  # the workers' end
+        self._wake_r = self._wake_w = -1
+        self._selector: selectors.BaseSelector | None = None
+        self._dispatcher: threading.Thread | None = None
         self.stats = PoolStats()
 
     # -- life cycle ----------------------------------------------------------------------------------------------
     def start(self) -> None:
         """Start every worker and wait until each has built its scanner; a ConfigError if one cannot."""
-        with self._lock:
+        with self._mutex:
             if self._started:
                 return
             self._started = True
+            self._queue, self._queue_out = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            # A caller never waits on a full queue longer than a deadline (the queue holds ~200 tickets).
+            self._queue.settimeout(self.deadline)
+            self._wake_r, self._wake_w = os.pipe()
+            os.set_blocking(self._wake_r, False)
+            os.set_blocking(self._wake_w, False)
+            self._selector = selectors.DefaultSelector()
+            self._selector.register(self._wake_r, selectors.EVENT_READ, None)
             fresh = [self._spawn() for _ in range(self.size)]
         try:
             for worker in fresh:
-                if not self._wait_ready(worker, time.monotonic() + _READY_TIMEOUT, raise_config=True):
-                    raise ConfigError(f"a scanning worker could not start: {self._death(worker, 'at start')}")
+                self._wait_ready(worker, time.monotonic() + _READY_TIMEOUT)
         except BaseException:
             self.close(grace=0)
             raise
-        with self._lock:
-            self._idle.extend(fresh)
-            self._lock.notify_all()
-            self._wake_next()
+        with self._mutex:
+            for worker in fresh:
+                self._watch(worker)
+        self._dispatcher = threading.Thread(target=self._dispatch, name="triage-pool", daemon=True)
+        self._dispatcher.start()
 
     def __enter__(self) -> ScanPool:
         self.start()
@@ -348,13 +493,14 @@ class ScanPool:
         self.close()
 
     def worker_pids(self) -> list[int]:
-        with self._lock:
+        with self._mutex:
             return sorted(self._procs)
 
     @property
     def in_flight(self) -> int:
-        with self._lock:
-            return self._busy
+        """Messages handed to the pool and not answered yet (scanning or queued)."""
+        with self._mutex:
+            return len(self._jobs)
 
     def close(self, grace: float = 0.0) -> None:
         """Refuse new scans, give in-flight ones up to `grace` seconds, then stop every worker.
@@ -362,30 +508,53 @@ class ScanPool:
         A scan still running when the grace ends returns a TIMEOUT outcome ("shutting down") to its caller.
         """
         end = time.monotonic() + grace
-        with self._lock:
+        with self._mutex:
             self._closing = True
-            self._lock.notify_all()
-            for waiter in self._waiting:
-                waiter.notify()
-            while self._busy and time.monotonic() < end:
-                self._lock.wait(timeout=max(0.0, end - time.monotonic()))
-            idle, self._idle = self._idle, []
-        for worker in idle:
+        while time.monotonic() < end:
+            with self._mutex:
+                if not self._jobs:
+                    break
+            time.sleep(0.01)
+        with self._mutex:
+            for job in self._jobs.values():
+                job.fail(FailureKind.TIMEOUT, "the gateway is shutting down")
+            self._stopping = True
+        self._wake()
+        if self._dispatcher is not None and self._dispatcher is not threading.current_thread():
+            self._dispatcher.join(timeout=5)
+        with self._mutex:
+            workers, self._workers = self._workers, []
+        for worker in workers:
+            if worker.slot[_SLOT_JOB]:
+                worker.process.kill()  # past the grace: its caller has its answer already
+            with contextlib.suppress(OSError, ValueError):
+                worker.conn.send_bytes(_STOP)
             with contextlib.suppress(OSError):
-                worker.conn.close()  # an idle worker exits as soon as its pipe closes
-        for worker in idle:
-            self._retire(worker)
-        with self._lock:
+                worker.conn.close()  # an idle worker exits as soon as it reads that
+        for worker in workers:
+            self._reap(worker, wait=1.0)
+        with self._mutex:
             leftover = list(self._procs.values())
-        # Busy workers past the grace: their callers are waiting on the pipe; killing them ends the wait.
-        for proc in leftover:
+        for proc in leftover:  # warming up when we closed, or a pid we never saw reaped
             proc.kill()
-        for proc in leftover:
             proc.join(timeout=2)
-        with self._lock:
+        with self._mutex:
             for proc in leftover:
                 if proc.pid is not None and not proc.is_alive():
                     self._procs.pop(proc.pid, None)
+            queue, self._queue = self._queue, None
+            queue_out, self._queue_out = self._queue_out, None
+            selector, self._selector = self._selector, None
+            wake = (self._wake_r, self._wake_w)
+            self._wake_r = self._wake_w = -1
+        for sock in (queue, queue_out):
+            if sock is not None:
+                sock.close()  # tickets nobody took go with it, and their memory files
+        if selector is not None:
+            selector.close()
+        for fd in wake:
+            if fd >= 0:
+                os.close(fd)
 
     # -- scanning ------------------------------------------------------------------------------------------------
     def scan(
@@ -396,79 +565,117 @@ class ScanPool:
         *,
         deadline: float | None = None,
     ) -> Outcome:
-        """Scan `raw` in a worker within `deadline` seconds (the pool's by default), waiting for a free worker
+        """Scan `raw` in a worker within `deadline` seconds (the pool's by default), the wait in the queue
         included. Never raises for anything the message or the worker does."""
         started = time.monotonic()
         end = started + (deadline if deadline is not None else self.deadline)
         if self.max_message_size is not None and len(raw) > self.max_message_size:
             return self._fail(FailureKind.TOO_LARGE, f"{len(raw)} bytes > {self.max_message_size}", started)
-        worker = self._acquire(end)
-        for _ in range(3):
-            # A worker that died while idle (killed from outside, the OOM killer) is not this message's fault.
-            if worker is None or worker.process.is_alive():
-                break
-            self._release(worker, healthy=False)
-            worker = self._acquire(end)
-        if worker is None:
-            with self._lock:
-                closing = self._closing
-            detail = "the gateway is shutting down" if closing else "no worker became free before the deadline"
-            return self._fail(FailureKind.TIMEOUT, detail, started)
-        healthy = False
+        answer, poke = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        job = _Job(id=next(self._job_ids), end=end, answer=answer, poke=poke)
         try:
-            if not worker.ready and not self._wait_ready(worker, end):
-                return self._fail(FailureKind.CRASHED, self._death(worker, "before it was ready"), started)
-            outcome, healthy = self._run(worker, raw, envelope, name, end, started)
-            return outcome
+            return self._scan(job, raw, envelope, name, started)
         finally:
-            self._release(worker, healthy)
+            with self._mutex:
+                self._jobs.pop(job.id, None)
+            answer.close()
+            poke.close()
 
-    def _run(
-        self, worker: _Worker, raw: bytes, envelope: Envelope | None, name: str | None, end: float, started: float
-    ) -> tuple[Outcome, bool]:
-        header = {
-            "envelope": asdict(envelope or Envelope()),
-            "has_envelope": envelope is not None,
-            "name": name,
-        }
-        oom_before = self._oom_kills(worker)
+    def _scan(self, job: _Job, raw: bytes, envelope: Envelope | None, name: str | None, started: float) -> Outcome:
+        with self._mutex:
+            queue = None if self._closing else self._queue
+            if queue is not None:
+                self._jobs[job.id] = job
+        if queue is None:
+            return self._fail(FailureKind.TIMEOUT, "the gateway is shutting down", started)
         try:
-            worker.conn.send_bytes(json.dumps(header).encode())
-            worker.conn.send_bytes(raw)
-            worker.scans += 1
-            if not worker.conn.poll(max(0.0, end - time.monotonic())):
-                with self._lock:
-                    closing = self._closing
-                worker.process.kill()
-                detail = "the gateway is shutting down" if closing else f"no result within {self.deadline:g}s"
-                return self._fail(FailureKind.TIMEOUT, detail, started), False
-            reply = json.loads(worker.conn.recv_bytes())
-        except (EOFError, OSError, ValueError):
-            with self._lock:
+            self._submit(queue, job, raw, envelope, name)
+        except (OSError, ValueError) as exc:
+            with self._mutex:
                 closing = self._closing
             if closing:
-                return self._fail(FailureKind.TIMEOUT, "the gateway is shutting down", started), False
-            detail = self._death(worker, "during the scan")
-            if self._killed_for_memory(worker, oom_before):
-                detail = "the out-of-memory killer ended the worker during the scan"
-                return self._fail(FailureKind.MEMORY, detail, started), False
-            return self._fail(FailureKind.CRASHED, detail, started), False
-        kind = reply.get("kind") if isinstance(reply, dict) else None
+                return self._fail(FailureKind.TIMEOUT, "the gateway is shutting down", started)
+            if isinstance(exc, TimeoutError):
+                return self._fail(FailureKind.TIMEOUT, "no worker took the message before the deadline", started)
+            return self._fail(FailureKind.CRASHED, f"the message could not be queued: {exc}", started)
+        reply = self._await(job)
+        with self._mutex:
+            self._jobs.pop(job.id, None)
+            scanning = None
+            if reply is None and job.failure is None:
+                scanning = next((w for w in self._workers if w.slot[_SLOT_JOB] == job.id), None)
+        if reply is not None:
+            return self._outcome(reply, started)
+        if job.failure is not None:
+            return self._fail(*job.failure, started)
+        if scanning is not None:
+            scanning.process.kill()  # the dispatcher sees it go and starts a replacement
+            return self._fail(FailureKind.TIMEOUT, f"no result within {job.end - started:g}s", started)
+        return self._fail(FailureKind.TIMEOUT, "no worker became free before the deadline", started)
+
+    def _await(self, job: _Job) -> bytes | None:
+        """The worker's reply, read straight from the job's socket (no thread of ours between the worker and its
+        caller); None at the deadline or when the pool has the word (`job.failure`)."""
+        received = bytearray()
+        need = -1
+        poller = select.poll()
+        poller.register(job.answer, select.POLLIN)
+        while True:
+            remaining = job.end - time.monotonic()
+            if remaining <= 0 or not poller.poll(remaining * 1000):
+                return None
+            chunk = job.answer.recv(_READ_CHUNK)
+            if not chunk:
+                return None
+            received += chunk
+            if need < 0 and len(received) >= _REPLY_HEAD.size:
+                job_id, length = _REPLY_HEAD.unpack_from(received)
+                if job_id != job.id or length > _MAX_REPLY:
+                    return b'{"kind": "crashed", "detail": "the worker answered out of turn"}'
+                need = _REPLY_HEAD.size + length
+            if 0 <= need <= len(received):
+                return bytes(received[_REPLY_HEAD.size : need])  # a whole reply, even if the worker died after it
+            if job.done.is_set():
+                return None  # the pool's poke: the worker died before it had answered (or we are closing)
+
+    def _submit(self, queue: socket.socket, job: _Job, raw: bytes, envelope: Envelope | None, name: str | None) -> None:
+        """Put the message in a memory file and its ticket, with the end of the job's socket the worker answers
+        on, in the shared queue."""
+        header = json.dumps(
+            {"envelope": asdict(envelope or Envelope()), "has_envelope": envelope is not None, "name": name}
+        ).encode()
+        fd = os.memfd_create("triage-job", os.MFD_CLOEXEC)
+        try:
+            with open(fd, "wb", closefd=False) as memory:
+                memory.write(_HEADER_LENGTH.pack(len(header)))
+                memory.write(header)
+                memory.write(raw)
+            os.lseek(fd, 0, os.SEEK_SET)
+            end_ns = int(job.end * 1e9)  # time.monotonic is CLOCK_MONOTONIC: the same clock in every process
+            socket.send_fds(queue, [_TICKET.pack(job.id, end_ns)], [fd, job.poke.fileno()])
+        finally:
+            os.close(fd)  # the ticket in the queue keeps the file alive until a worker has read it
+
+    def _outcome(self, reply: bytes, started: float) -> Outcome:
+        try:
+            answer = json.loads(reply)
+        except ValueError as exc:
+            return self._fail(FailureKind.CRASHED, f"unreadable reply: {exc}", started)
+        kind = answer.get("kind") if isinstance(answer, dict) else None
         if kind == "ok":
             try:
-                report = Report.from_dict(reply["report"])
+                report = Report.from_dict(answer["report"])
             except (KeyError, TypeError, ValueError) as exc:
-                return self._fail(FailureKind.CRASHED, f"unreadable report: {exc}", started), False
-            with self._lock:
+                return self._fail(FailureKind.CRASHED, f"unreadable report: {exc}", started)
+            with self._mutex:
                 self.stats.scans += 1
-            return Outcome(report=report, seconds=round(time.monotonic() - started, 4)), True
+            return Outcome(report=report, seconds=round(time.monotonic() - started, 4))
         failure = FailureKind.MEMORY if kind == FailureKind.MEMORY.value else FailureKind.CRASHED
-        detail = str(reply.get("detail", "")) if isinstance(reply, dict) else ""
-        # A scan that raised leaves a usable worker; one out of memory has exited by itself.
-        return self._fail(failure, detail, started), failure is FailureKind.CRASHED
+        detail = str(answer.get("detail", "")) if isinstance(answer, dict) else ""
+        return self._fail(failure, detail, started)
 
     def _fail(self, kind: FailureKind, detail: str, started: float) -> Outcome:
-        with self._lock:
+        with self._mutex:
             self.stats.failures[kind.value] = self.stats.failures.get(kind.value, 0) + 1
         return Outcome(failure=kind, detail=detail, seconds=round(time.monotonic() - started, 4))
 
@@ -476,9 +683,18 @@ class ScanPool:
     def _spawn(self) -> _Worker:
         """A new worker process (not yet ready). Called with the lock held."""
         parent, child = self._mp.Pipe(duplex=True)
+        slot = self._mp.RawArray("q", _SLOT_SIZE)
         proc = self._mp.Process(  # type: ignore[attr-defined]  # typeshed's BaseContext lacks Process
             target=_worker_main,
-            args=(child, self.spec, os.getpid(), parent if self._forks else None),
+            args=(
+                child,
+                self._queue_out,
+                slot,
+                self.spec,
+                self.recycle_after,
+                os.getpid(),
+                parent if self._forks else None,
+            ),
             daemon=True,
             name="triage-worker",
         )
@@ -487,45 +703,186 @@ class ScanPool:
         if proc.pid is not None:
             self._procs[proc.pid] = proc
         self.stats.workers_started += 1
-        return _Worker(process=proc, conn=parent)
+        worker = _Worker(process=proc, conn=parent, slot=slot)
+        self._workers.append(worker)
+        return worker
 
-    def _replenish(self) -> None:
-        """Start a worker in place of one that is gone (lock held). If the system refuses a process now, the pool
-        runs one short and the next `_acquire` tries again; a scan never raises because of it."""
-        try:
-            self._idle.append(self._spawn())
-        except (OSError, RuntimeError, ValueError):
-            self._lock.wait(timeout=0.05)
-
-    def _wait_ready(self, worker: _Worker, end: float, *, raise_config: bool = False) -> bool:
+    def _wait_ready(self, worker: _Worker, end: float) -> None:
+        """At start: wait for a worker's hello (a ConfigError if it cannot build its scanner)."""
         try:
             if not worker.conn.poll(max(0.0, end - time.monotonic())):
-                return False
-            hello = json.loads(worker.conn.recv_bytes())
-        except (EOFError, OSError, ValueError):
-            return False
-        if isinstance(hello, dict) and hello.get("ready") is True:
-            worker.ready = True
-            return True
-        if raise_config:
-            detail = hello.get("detail", "") if isinstance(hello, dict) else ""
-            raise ConfigError(f"a scanning worker could not start: {detail}")
-        return False
+                raise ConfigError("a scanning worker could not start: it did not answer")
+            hello = worker.conn.recv_bytes()
+        except (EOFError, OSError) as exc:
+            raise ConfigError(f"a scanning worker could not start: {self._death(worker, 'at start')}") from exc
+        state = _hello(hello)
+        if state is not True:
+            raise ConfigError(f"a scanning worker could not start: {state}")
+        worker.ready = True
 
-    def _oom_kills(self, worker: _Worker) -> int | None:
-        """The worker's memory cgroup's count of out-of-memory kills now (None where there is none to read)."""
-        if not worker.oom_looked:
-            worker.oom_looked = True
-            if worker.process.pid is not None:
-                worker.oom_file = oom_counter_file(worker.process.pid)
-        return read_oom_kills(worker.oom_file) if worker.oom_file is not None else None
+    def _watch(self, worker: _Worker) -> None:
+        """Hand a worker's pipe to the dispatcher (lock held)."""
+        os.set_blocking(worker.conn.fileno(), False)
+        if self._selector is not None:
+            self._selector.register(worker.conn.fileno(), selectors.EVENT_READ, worker)
 
-    def _killed_for_memory(self, worker: _Worker, before: int | None) -> bool:
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):
+            os.write(self._wake_w, b"!")
+
+    # -- the dispatcher thread -------------------------------------------------------------------------------------
+    def _dispatch(self) -> None:
+        # Process-directed signals are for the program's own threads (the milter waits for SIGTERM in one and
+        # hands it on to libmilter's): one delivered here would take the default action, ending the process.
+        signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+        while True:
+            with self._mutex:
+                selector, stopping = self._selector, self._stopping
+            if selector is None or stopping:
+                return
+            try:
+                events = selector.select(timeout=_SWEEP_SECONDS)
+                for key, _mask in events:
+                    if key.data is None:
+                        with contextlib.suppress(OSError):
+                            os.read(self._wake_r, 4096)
+                    else:
+                        self._read(key.data)
+                self._sweep()
+                self._fill()
+            except Exception:  # a bug here must not stop every scan for good: the next round starts afresh
+                time.sleep(_SWEEP_SECONDS)
+
+    def _read(self, worker: _Worker) -> None:
+        """Take what a worker wrote; whole frames (multiprocessing's: a length, then the bytes) are handled."""
+        try:
+            chunk = os.read(worker.conn.fileno(), _READ_CHUNK)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self._buried(worker)
+            return
+        inbox = worker.inbox
+        inbox += chunk
+        while len(inbox) >= 4:
+            (size,) = _FRAME.unpack_from(inbox)
+            start = 4
+            if size == -1:  # multiprocessing's long form: an 8-byte length follows
+                if len(inbox) < 12:
+                    return
+                (size,) = _LONG_FRAME.unpack_from(inbox, 4)
+                start = 12
+            if size < 1 or size > _MAX_REPLY:
+                self._kill(worker)  # no worker of ours writes that: it is not one of ours any more
+                return
+            if len(inbox) < start + size:
+                return
+            frame = bytes(inbox[start : start + size])
+            del inbox[: start + size]
+            self._handle(worker, frame)
+
+    def _handle(self, worker: _Worker, frame: bytes) -> None:
+        tag, body = frame[:1], frame[1:]
+        if tag == _RECYCLE:
+            with self._mutex:
+                if not worker.recycled and not self._closing:
+                    # Recycled without a gap: the successor builds its Engine while this one goes on serving.
+                    worker.recycled = True
+                    self._fill_locked()
+        elif tag == _HELLO:
+            state = _hello(body)
+            if state is True:
+                with self._mutex:
+                    worker.ready = True
+                    self._spawn_delay = _RESPAWN_MIN_SECONDS
+                    outgoing = next((w for w in self._workers if w.recycled and not w.stopped), None)
+                    if outgoing is not None:
+                        outgoing.stopped = True
+                if outgoing is not None:
+                    with contextlib.suppress(OSError, ValueError):
+                        outgoing.conn.send_bytes(_STOP)  # it leaves after the scan it is on, if any
+            else:
+                self._kill(worker)
+        elif tag == _CGROUP:
+            worker.oom_file = _cgroup_counter(body)
+        else:
+            self._kill(worker)
+
+    @staticmethod
+    def _kill(worker: _Worker) -> None:
+        worker.process.kill()  # its pipe closes; _buried gives its job (if anyone still waits for it) an outcome
+
+    def _buried(self, worker: _Worker) -> None:
+        """A worker's pipe closed: it exited or was killed. Its job (if any) gets an outcome; it is replaced."""
+        if self._selector is not None:
+            with contextlib.suppress(KeyError, ValueError):
+                self._selector.unregister(worker.conn.fileno())
+        job_id = worker.slot[_SLOT_JOB]
+        oom_before = worker.slot[_SLOT_OOM]
+        detail = self._death(worker, "during the scan")
+        with self._mutex:
+            if worker in self._workers:
+                self._workers.remove(worker)
+            if not worker.ready:
+                # it died building its Engine: do not start the next one at once, or a broken set-up spins
+                self._spawn_after = time.monotonic() + self._spawn_delay
+                self._spawn_delay = min(self._spawn_delay * 2, _RESPAWN_MAX_SECONDS)
+            job = self._jobs.get(job_id) if job_id else None
+            if job is not None:
+                if self._closing:
+                    job.fail(FailureKind.TIMEOUT, "the gateway is shutting down")
+                elif self._killed_for_memory(worker, oom_before):
+                    job.fail(FailureKind.MEMORY, "the out-of-memory killer ended the worker during the scan")
+                else:
+                    job.fail(FailureKind.CRASHED, detail)
+        self._reap(worker, wait=0)
+        self._fill()
+
+    def _reap(self, worker: _Worker, wait: float) -> None:
+        with contextlib.suppress(OSError):
+            worker.conn.close()
+        worker.process.join(timeout=wait)
+        if worker.process.is_alive() and wait:
+            worker.process.kill()
+            worker.process.join(timeout=2.0)
+        if not worker.process.is_alive():
+            with self._mutex:
+                if worker.process.pid is not None:
+                    self._procs.pop(worker.process.pid, None)
+
+    def _fill(self) -> None:
+        with self._mutex:
+            self._fill_locked()
+
+    def _fill_locked(self) -> None:
+        """Start workers until `size` hold a place (a recycled one's successor holds its place)."""
+        if self._closing or not self._started or time.monotonic() < self._spawn_after:
+            return
+        while sum(1 for w in self._workers if not w.recycled) < self.size:
+            try:
+                self._watch(self._spawn())
+            except (OSError, RuntimeError, ValueError):
+                # the system refuses a process now: the pool runs short and tries again shortly
+                self._spawn_after = time.monotonic() + self._spawn_delay
+                self._spawn_delay = min(self._spawn_delay * 2, _RESPAWN_MAX_SECONDS)
+                return
+
+    def _sweep(self) -> None:
+        """Kill a worker still on a job whose deadline has passed (its caller has stopped waiting)."""
+        late = time.monotonic_ns() - int(_SWEEP_SECONDS * 1e9)
+        with self._mutex:
+            overdue = [w for w in self._workers if w.slot[_SLOT_JOB] and w.slot[_SLOT_END] < late]
+        for worker in overdue:
+            self._kill(worker)
+
+    def _killed_for_memory(self, worker: _Worker, before: int) -> bool:
         """A SIGKILL while the cgroup's OOM-kill count went up: the kernel's OOM killer (a cgroup's MemoryMax,
         or the whole machine short of memory), not a crash. The policy is the same; the log says which."""
-        if before is None or worker.process.exitcode != -signal.SIGKILL:
+        if before < 0 or worker.oom_file is None or worker.process.exitcode != -signal.SIGKILL:
             return False
-        after = read_oom_kills(worker.oom_file) if worker.oom_file is not None else None
+        after = read_oom_kills(worker.oom_file)
         return after is not None and after > before
 
     def _death(self, worker: _Worker, when: str) -> str:
@@ -537,95 +894,31 @@ class ScanPool:
             return f"the worker died {when} (signal {-code})"
         return f"the worker exited {when} (status {code})"
 
-    def _acquire(self, end: float) -> _Worker | None:
-        """The next idle worker, first come first served (a free-for-all would starve some callers: the tail
-        latency of a busy gateway), or None at the deadline or on close."""
-        ticket = threading.Condition(self._mutex)
-        with self._lock:
-            self._waiting.append(ticket)
-            try:
-                while not self._closing:
-                    if self._idle and self._waiting[0] is ticket:
-                        worker = self._pick()
-                        if worker is not None:
-                            self._busy += 1
-                            return worker
-                    remaining = end - time.monotonic()
-                    if remaining <= 0:
-                        return None
-                    if self._busy + len(self._idle) < self.size:
-                        self._replenish()  # an earlier replacement could not be started: try again now
-                        continue
-                    # A warming worker says "ready" on its pipe, not through this condition: look again soon.
-                    warming = any(not w.ready for w in self._idle)
-                    ticket.wait(timeout=min(remaining, _READY_POLL_SECONDS) if warming else remaining)
-                return None
-            finally:
-                self._waiting.remove(ticket)
-                self._wake_next()  # the next in line may go
 
-    def _wake_next(self) -> None:
-        """Wake the first caller in line (lock held): it takes a worker or waits again."""
-        if self._waiting:
-            self._waiting[0].notify()
+def _hello(frame: bytes) -> bool | str:
+    """True for a worker's "ready", else why it is not (a worker that could not build its scanner says why)."""
+    if frame[:1] == _HELLO:
+        frame = frame[1:]
+    try:
+        hello = json.loads(frame)
+    except ValueError:
+        return "an unreadable hello"
+    if isinstance(hello, dict) and hello.get("ready") is True:
+        return True
+    return str(hello.get("detail", "")) if isinstance(hello, dict) else "an unreadable hello"
 
-    def _pick(self) -> _Worker | None:
-        """The idle worker to hand out (lock held): one that is ready, or has just said so (or died: the caller
-        sees that at once). A replacement still building its Engine (~0.3 s) is taken only when no busy worker
-        can come free sooner, so a recycle does not put the next message behind a warm-up."""
-        for worker in [w for w in self._idle if w.successor is not None and self._answered(w.successor)]:
-            self._idle.remove(worker)  # its successor is ready: it goes
-            self._dismiss(worker)
-        for index in range(len(self._idle) - 1, -1, -1):
-            if self._answered(self._idle[index]):
-                return self._idle.pop(index)
-        if self._busy == 0:
-            return self._idle.pop()
+
+def _cgroup_counter(name: bytes) -> Path | None:
+    """The OOM-kill counter file a worker names, if it is one (a subverted worker must not make us read any file)."""
+    try:
+        path = Path(name.decode())
+    except UnicodeDecodeError:
         return None
-
-    @staticmethod
-    def _answered(worker: _Worker) -> bool:
-        """Ready, or has just said so on its pipe (or died: whoever takes it sees that at once)."""
-        try:
-            return worker.ready or worker.conn.poll(0)
-        except (OSError, ValueError):
-            return True
-
-    def _release(self, worker: _Worker, healthy: bool) -> None:
-        usable = healthy and worker.process.is_alive()
-        with self._lock:
-            self._busy -= 1
-            keep = usable and not self._closing
-            if keep and worker.successor is not None:
-                keep = not self._answered(worker.successor)
-            elif keep and worker.scans >= self.recycle_after:
-                # Recycled without a gap: the successor builds its Engine while this one goes on serving, so a
-                # busy gateway never runs a worker short (that took a worker away for ~0.3 s, seconds under load).
-                try:
-                    worker.successor = self._spawn()
-                    self._idle.append(worker.successor)
-                except (OSError, RuntimeError, ValueError):
-                    keep = False
-            if keep:
-                self._idle.append(worker)
-            elif not self._closing and worker.successor is None:
-                self._replenish()  # its successor builds its Engine while the next messages wait at most that long
-            self._lock.notify_all()
-            self._wake_next()
-        if not keep:
-            self._dismiss(worker)
-
-    def _dismiss(self, worker: _Worker) -> None:
-        threading.Thread(target=self._retire, args=(worker,), daemon=True, name="triage-retire").start()
-
-    def _retire(self, worker: _Worker) -> None:
-        """Stop a worker: close its pipe (it exits at once when idle), kill it if it does not."""
-        with contextlib.suppress(OSError):
-            worker.conn.close()
-        worker.process.join(timeout=1.0)
-        if worker.process.is_alive():
-            worker.process.kill()
-            worker.process.join(timeout=2.0)
-        with self._lock:
-            if worker.process.pid is not None:
-                self._procs.pop(worker.process.pid, None)
+    if (
+        not path.is_absolute()
+        or ".." in path.parts
+        or path.parts[:4] != ("/", "sys", "fs", "cgroup")
+        or path.name not in ("memory.events", "memory.oom_control")
+    ):
+        return None
+    return path

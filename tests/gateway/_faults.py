@@ -21,6 +21,9 @@ class FaultyEngine(Engine):
         head = raw[:4096]
         if b"X-Test-Fault: raise" in head:
             raise RuntimeError("injected engine crash")
+        if b"X-Test-Fault: late-exit" in head:
+            time.sleep(0.3)
+            os._exit(70)  # the worker dies without a word, after a while
         if b"X-Test-Fault: exit" in head:
             os._exit(70)  # the worker dies without a word
         if b"X-Test-Fault: nap" in head:
@@ -35,7 +38,16 @@ class FaultyEngine(Engine):
         if b"X-Test-Fault: memory" in head:
             hog = bytearray(8 * 1024**3)  # over the worker's RLIMIT_AS: MemoryError
             del hog
+        started = time.monotonic_ns()
+        if b"X-Test-Fault: stamp" in head:
+            time.sleep(0.1)
         report = super().scan(raw, envelope=envelope, name=name)
+        if b"X-Test-Fault: stamp" in head:
+            # when this scan ran, on the clock every process shares, in a field the test can read back
+            return replace(report, message=replace(report.message, subject=f"{started},{time.monotonic_ns()}"))
+        if b"X-Test-Fault: huge" in head:
+            # a reply far larger than a socket's buffer
+            return replace(report, message=replace(report.message, subject="x" * 3_000_000))
         if b"X-Test-Fault: frozen" in head:
             # what the worker's collector no longer walks, in a field the test can read back
             return replace(report, message=replace(report.message, subject=f"frozen={gc.get_freeze_count()}"))
