@@ -302,7 +302,7 @@ def main() -> int:
         help=f"offered msg/s in total, open loop (repeatable, max {MAX_RATE:.0f}); absent or 0: closed loop",
     )
     parser.add_argument("--seed", type=int, default=5)
-    parser.add_argument("--workers", type=int, default=3, help="the milter's scanning processes (1-16)")
+    parser.add_argument("--workers", type=int, default=2, help="the milter's scanning processes (1-16)")
     args = parser.parse_args()
     sessions = max(1, min(args.sessions, 100))
     rounds = max(1, min(args.rounds, 10))

@@ -54,7 +54,7 @@ class GatewayPolicy:
     subject_prefix: Mapping[str, str] = field(default_factory=dict)  # level -> prefix; absent or "" = none
     max_message_size: int = 50 * MIB  # larger messages are not buffered nor scanned: on_too_large
     deadline_seconds: float = 20.0  # hard: the worker is killed after this (keep below Postfix's milter timeouts)
-    workers: int = 3  # cores + 1: the extra one scans while another hands its result over
+    workers: int = 2  # the cores the scanner gets: workers take their next message themselves, none waits on us
     recycle_after: int = 1000  # a worker is replaced after this many messages
     worker_memory_mb: int = 1536  # address-space limit of each worker (RLIMIT_AS)
 
