@@ -33,6 +33,7 @@ import struct
 import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from multiprocessing.connection import Connection
@@ -59,6 +60,7 @@ _SWEEP_SECONDS = 0.05  # how often the dispatcher looks for a worker past its jo
 _RESPAWN_MIN_SECONDS = 0.1  # back-off when a replacement worker cannot start, doubling up to the maximum
 _RESPAWN_MAX_SECONDS = 5.0
 _READ_CHUNK = 1 << 20
+_QUEUE_SPARE = 6  # tickets in the shared queue beyond one per worker: what a worker finds when it finishes a scan
 _MAX_REPLY = 256 * 1024 * 1024  # a report is a few hundred KB at most; a worker that claims more is not ours any more
 _WARM_UP = b"From: warm-up@example.org\r\nSubject: warm-up\r\n\r\nwarm-up\r\n"
 _PRELOAD = ("triage.engine", "triage.registry", "triage.config")
@@ -376,6 +378,8 @@ class _Job:
     poke: socket.socket
     done: threading.Event = field(default_factory=threading.Event)
     failure: tuple[FailureKind, str] | None = None
+    memory: int = -1  # the memory file holding the message, until its ticket is in the shared queue
+    sent: bool = False  # its ticket is in the shared queue (or a worker has taken it)
 
     def fail(self, kind: FailureKind, detail: str) -> None:
         """The pool's word on this job (lock held): the caller wakes and takes it."""
@@ -444,6 +448,9 @@ class ScanPool:
         self._workers: list[_Worker] = []
         self._procs: dict[int, BaseProcess] = {}  # every worker process we own and have not reaped, by pid
         self._jobs: dict[int, _Job] = {}  # submitted and not yet answered or given up, by id
+        self._waiting: deque[_Job] = deque()  # jobs not yet in the shared queue, in arrival order
+        self._outstanding = 0  # jobs in the shared queue or being scanned
+        self._depth = workers + _QUEUE_SPARE
         self._job_ids = itertools.count(1)
         self._closing = False  # no new scans; in-flight ones still get their replies
         self._stopping = False  # the dispatcher ends
@@ -465,8 +472,6 @@ class ScanPool:
                 return
             self._started = True
             self._queue, self._queue_out = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-            # A caller never waits on a full queue longer than a deadline (the queue holds ~200 tickets).
-            self._queue.settimeout(self.deadline)
             self._wake_r, self._wake_w = os.pipe()
             os.set_blocking(self._wake_r, False)
             os.set_blocking(self._wake_w, False)
@@ -518,6 +523,7 @@ class ScanPool:
         with self._mutex:
             for job in self._jobs.values():
                 job.fail(FailureKind.TIMEOUT, "the gateway is shutting down")
+            self._waiting.clear()
             self._stopping = True
         self._wake()
         if self._dispatcher is not None and self._dispatcher is not threading.current_thread():
@@ -578,29 +584,32 @@ class ScanPool:
         finally:
             with self._mutex:
                 self._jobs.pop(job.id, None)
+                if job.memory >= 0:
+                    os.close(job.memory)
+                    job.memory = -1
             answer.close()
             poke.close()
 
     def _scan(self, job: _Job, raw: bytes, envelope: Envelope | None, name: str | None, started: float) -> Outcome:
-        with self._mutex:
-            queue = None if self._closing else self._queue
-            if queue is not None:
-                self._jobs[job.id] = job
-        if queue is None:
-            return self._fail(FailureKind.TIMEOUT, "the gateway is shutting down", started)
         try:
-            self._submit(queue, job, raw, envelope, name)
+            job.memory = self._write_job(raw, envelope, name)
         except (OSError, ValueError) as exc:
-            with self._mutex:
-                closing = self._closing
-            if closing:
-                return self._fail(FailureKind.TIMEOUT, "the gateway is shutting down", started)
-            if isinstance(exc, TimeoutError):
-                return self._fail(FailureKind.TIMEOUT, "no worker took the message before the deadline", started)
             return self._fail(FailureKind.CRASHED, f"the message could not be queued: {exc}", started)
+        with self._mutex:
+            if self._closing or self._queue is None:
+                return self._fail_locked(FailureKind.TIMEOUT, "the gateway is shutting down", started)
+            self._jobs[job.id] = job
+            self._waiting.append(job)
+            self._refill_locked()
         reply = self._await(job)
         with self._mutex:
             self._jobs.pop(job.id, None)
+            if job.sent:
+                self._outstanding -= 1
+            else:
+                with contextlib.suppress(ValueError):
+                    self._waiting.remove(job)
+            self._refill_locked()
             scanning = None
             if reply is None and job.failure is None:
                 scanning = next((w for w in self._workers if w.slot[_SLOT_JOB] == job.id), None)
@@ -612,6 +621,29 @@ class ScanPool:
             scanning.process.kill()  # the dispatcher sees it go and starts a replacement
             return self._fail(FailureKind.TIMEOUT, f"no result within {job.end - started:g}s", started)
         return self._fail(FailureKind.TIMEOUT, "no worker became free before the deadline", started)
+
+    def _refill_locked(self) -> None:
+        """Move waiting jobs, first come first served, into the shared queue while fewer than `_depth` are in it
+        or being scanned (lock held). The kernel keeps at most net.unix.max_dgram_qlen (10 by default) tickets
+        in a local datagram queue and wakes blocked senders in no particular order, so the line beyond that is
+        kept here, in order; the queue stays deep enough that a worker never waits for this process to refill it."""
+        queue = self._queue
+        while self._waiting and self._outstanding < self._depth and queue is not None:
+            job = self._waiting[0]
+            ticket = _TICKET.pack(job.id, int(job.end * 1e9))  # CLOCK_MONOTONIC: one clock for every process
+            try:
+                socket.send_fds(queue, [ticket], [job.memory, job.poke.fileno()], socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                return  # full after all (a lower max_dgram_qlen): the next finished job, or the sweep, retries
+            except OSError as exc:
+                self._waiting.popleft()
+                job.fail(FailureKind.CRASHED, f"the message could not be queued: {exc}")
+                continue
+            self._waiting.popleft()
+            job.sent = True
+            self._outstanding += 1
+            os.close(job.memory)  # the ticket keeps the file alive until a worker has read it
+            job.memory = -1
 
     def _await(self, job: _Job) -> bytes | None:
         """The worker's reply, read straight from the job's socket (no thread of ours between the worker and its
@@ -638,9 +670,9 @@ class ScanPool:
             if job.done.is_set():
                 return None  # the pool's poke: the worker died before it had answered (or we are closing)
 
-    def _submit(self, queue: socket.socket, job: _Job, raw: bytes, envelope: Envelope | None, name: str | None) -> None:
-        """Put the message in a memory file and its ticket, with the end of the job's socket the worker answers
-        on, in the shared queue."""
+    @staticmethod
+    def _write_job(raw: bytes, envelope: Envelope | None, name: str | None) -> int:
+        """A memory file holding the job: the header's length, the JSON header, then the message."""
         header = json.dumps(
             {"envelope": asdict(envelope or Envelope()), "has_envelope": envelope is not None, "name": name}
         ).encode()
@@ -651,10 +683,10 @@ class ScanPool:
                 memory.write(header)
                 memory.write(raw)
             os.lseek(fd, 0, os.SEEK_SET)
-            end_ns = int(job.end * 1e9)  # time.monotonic is CLOCK_MONOTONIC: the same clock in every process
-            socket.send_fds(queue, [_TICKET.pack(job.id, end_ns)], [fd, job.poke.fileno()])
-        finally:
-            os.close(fd)  # the ticket in the queue keeps the file alive until a worker has read it
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
 
     def _outcome(self, reply: bytes, started: float) -> Outcome:
         try:
@@ -676,7 +708,10 @@ class ScanPool:
 
     def _fail(self, kind: FailureKind, detail: str, started: float) -> Outcome:
         with self._mutex:
-            self.stats.failures[kind.value] = self.stats.failures.get(kind.value, 0) + 1
+            return self._fail_locked(kind, detail, started)
+
+    def _fail_locked(self, kind: FailureKind, detail: str, started: float) -> Outcome:
+        self.stats.failures[kind.value] = self.stats.failures.get(kind.value, 0) + 1
         return Outcome(failure=kind, detail=detail, seconds=round(time.monotonic() - started, 4))
 
     # -- workers -------------------------------------------------------------------------------------------------
@@ -750,6 +785,8 @@ class ScanPool:
                         self._read(key.data)
                 self._sweep()
                 self._fill()
+                with self._mutex:
+                    self._refill_locked()
             except Exception:  # a bug here must not stop every scan for good: the next round starts afresh
                 time.sleep(_SWEEP_SECONDS)
 
