@@ -386,3 +386,18 @@ def test_a_worker_can_only_name_a_cgroup_counter_for_the_pool_to_read() -> None:
     assert _cgroup_counter(b"/sys/fs/cgroup/memory/x/memory.oom_control") is not None
     for hostile in (b"/etc/shadow", b"/sys/fs/cgroup/../../etc/memory.events", b"/dev/zero", b"rel/memory.events"):
         assert _cgroup_counter(hostile) is None
+
+
+def test_chunks_are_taken_over_and_scanned_as_one_message(pool: ScanPool) -> None:
+    # The milter hands over libmilter's pieces: the pool writes them out and empties the list, so a message
+    # waiting for a worker is not kept twice; the worker sees the same bytes as the joined message.
+    raw = (ROOT / "samples" / "05_rlo_exe.eml").read_bytes()
+    chunks = [raw[i : i + 1000] for i in range(0, len(raw), 1000)]
+    outcome = pool.scan_chunks(chunks)
+    assert chunks == []
+    whole = pool.scan(raw)
+    assert outcome.report is not None and whole.report is not None
+    assert outcome.report.input.sha256 == whole.report.input.sha256
+    assert outcome.report.finding_ids() == whole.report.finding_ids()
+    too_big = [b"x" * 600_000, b"y" * 600_000]
+    assert pool.scan_chunks(too_big).failure is FailureKind.TOO_LARGE and too_big == []

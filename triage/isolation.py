@@ -573,15 +573,31 @@ class ScanPool:
     ) -> Outcome:
         """Scan `raw` in a worker within `deadline` seconds (the pool's by default), the wait in the queue
         included. Never raises for anything the message or the worker does."""
+        return self.scan_chunks([raw], envelope, name, deadline=deadline)
+
+    def scan_chunks(
+        self,
+        chunks: list[bytes],
+        envelope: Envelope | None = None,
+        name: str | None = None,
+        *,
+        deadline: float | None = None,
+    ) -> Outcome:
+        """`scan` of the message made of `chunks`, which are written to the job's memory file and then removed
+        from the list (it is left empty): a message waiting for a worker is kept once, not twice. The milter
+        hands over what libmilter gave it this way."""
         started = time.monotonic()
         end = started + (deadline if deadline is not None else self.deadline)
-        if self.max_message_size is not None and len(raw) > self.max_message_size:
-            return self._fail(FailureKind.TOO_LARGE, f"{len(raw)} bytes > {self.max_message_size}", started)
+        size = sum(len(chunk) for chunk in chunks)
+        if self.max_message_size is not None and size > self.max_message_size:
+            chunks.clear()
+            return self._fail(FailureKind.TOO_LARGE, f"{size} bytes > {self.max_message_size}", started)
         answer, poke = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         job = _Job(id=next(self._job_ids), end=end, answer=answer, poke=poke)
         try:
-            return self._scan(job, raw, envelope, name, started)
+            return self._scan(job, chunks, envelope, name, started)
         finally:
+            chunks.clear()
             with self._mutex:
                 self._jobs.pop(job.id, None)
                 if job.memory >= 0:
@@ -590,9 +606,11 @@ class ScanPool:
             answer.close()
             poke.close()
 
-    def _scan(self, job: _Job, raw: bytes, envelope: Envelope | None, name: str | None, started: float) -> Outcome:
+    def _scan(
+        self, job: _Job, chunks: list[bytes], envelope: Envelope | None, name: str | None, started: float
+    ) -> Outcome:
         try:
-            job.memory = self._write_job(raw, envelope, name)
+            job.memory = self._write_job(chunks, envelope, name)
         except (OSError, ValueError) as exc:
             return self._fail(FailureKind.CRASHED, f"the message could not be queued: {exc}", started)
         with self._mutex:
@@ -671,8 +689,9 @@ class ScanPool:
                 return None  # the pool's poke: the worker died before it had answered (or we are closing)
 
     @staticmethod
-    def _write_job(raw: bytes, envelope: Envelope | None, name: str | None) -> int:
-        """A memory file holding the job: the header's length, the JSON header, then the message."""
+    def _write_job(chunks: list[bytes], envelope: Envelope | None, name: str | None) -> int:
+        """A memory file holding the job: the header's length, the JSON header, then the message (its chunks are
+        removed from the list as they are written)."""
         header = json.dumps(
             {"envelope": asdict(envelope or Envelope()), "has_envelope": envelope is not None, "name": name}
         ).encode()
@@ -681,7 +700,9 @@ class ScanPool:
             with open(fd, "wb", closefd=False) as memory:
                 memory.write(_HEADER_LENGTH.pack(len(header)))
                 memory.write(header)
-                memory.write(raw)
+                chunks.reverse()  # pop from the end: each chunk is freed as soon as it is written
+                while chunks:
+                    memory.write(chunks.pop())
             os.lseek(fd, 0, os.SEEK_SET)
         except BaseException:
             os.close(fd)

@@ -219,9 +219,8 @@ def _milter_class(gateway: Gateway) -> type:
             if msg.too_large:
                 detail = f"{msg.size} bytes"
             else:
-                raw = b"".join(msg.chunks)
-                msg.chunks.clear()
-                outcome = gateway.pool.scan(raw, envelope, name=queue_id)
+                # the pool takes the chunks over (the list is left empty): the message is kept once while it waits
+                outcome = gateway.pool.scan_chunks(msg.chunks, envelope, name=queue_id)
                 report, failure, detail = outcome.report, outcome.failure, outcome.detail
             decision = decide(gateway.policy, report, failure)
             gateway.log.write(
