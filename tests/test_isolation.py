@@ -401,3 +401,15 @@ def test_chunks_are_taken_over_and_scanned_as_one_message(pool: ScanPool) -> Non
     assert outcome.report.finding_ids() == whole.report.finding_ids()
     too_big = [b"x" * 600_000, b"y" * 600_000]
     assert pool.scan_chunks(too_big).failure is FailureKind.TOO_LARGE and too_big == []
+
+
+@pytest.mark.parametrize("fault", ["babble", "oversize"])
+def test_a_worker_that_writes_what_no_worker_writes_is_killed(fault: str) -> None:
+    spec = WorkerSpec(factory="gateway._faults:make_engine", warm_up=False)
+    with ScanPool(spec, workers=1, deadline=20.0, start_method="fork") as single:
+        [pid] = single.worker_pids()
+        outcome = single.scan(make_message(headers=[("X-Test-Fault", fault)]))
+        assert outcome.failure is FailureKind.CRASHED and "signal 9" in outcome.detail, outcome
+        assert outcome.seconds < 4  # killed at once, not at the end of its 5 s nap
+        assert single.scan(make_message()).ok
+        assert pid not in single.worker_pids()

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import gc
 import os
+import struct
+import sys
 import time
 from dataclasses import replace
+from typing import Any
 
 from triage.config import Config
 from triage.engine import Engine
@@ -24,6 +27,15 @@ class FaultyEngine(Engine):
         if b"X-Test-Fault: late-exit" in head:
             time.sleep(0.3)
             os._exit(70)  # the worker dies without a word, after a while
+        if b"X-Test-Fault: babble" in head or b"X-Test-Fault: oversize" in head:
+            # a worker subverted by its message writes to the pool on its own: a frame of no kind the pool knows,
+            # or a length no reply has; the pool must kill it (the scan is then cut short: crashed)
+            conn = _worker_pipe()
+            if b"X-Test-Fault: babble" in head:
+                conn.send_bytes(b"Xnonsense")
+            else:
+                os.write(conn.fileno(), struct.pack("!i", 2**31 - 1))
+            time.sleep(5)
         if b"X-Test-Fault: exit" in head:
             os._exit(70)  # the worker dies without a word
         if b"X-Test-Fault: nap" in head:
@@ -52,6 +64,16 @@ class FaultyEngine(Engine):
             # what the worker's collector no longer walks, in a field the test can read back
             return replace(report, message=replace(report.message, subject=f"frozen={gc.get_freeze_count()}"))
         return report
+
+
+def _worker_pipe() -> Any:
+    """The worker's own pipe to its pool, found in the worker's main frame (test-only: what a subverted worker
+    could reach)."""
+    frame = sys._getframe()
+    while frame is not None and frame.f_code.co_name != "_worker_main":
+        frame = frame.f_back  # type: ignore[assignment]
+    assert frame is not None, "not in a scanning worker"
+    return frame.f_locals["conn"]
 
 
 def make_engine(config: Config) -> FaultyEngine:
