@@ -73,3 +73,32 @@ def test_arguments_the_library_does_not_take_give_none() -> None:
     assert native.iterate_hash("SHA512", b"", 3) is None
     assert native.iterate_hash("SHA512", b"\0" * 64, native.MAX_ROUNDS + 1) is None
     assert native.iterate_hash("SHA512", b"\0" * 64, -1) is None
+
+
+def _standard_key_reference(password: str, key_size: int, salt: bytes) -> bytes:
+    """MS-OFFCRYPTO 2.3.4.7 written out (msoffcrypto's loop, which the office unpacker replaces once it has run)."""
+    import hashlib
+
+    h = hashlib.sha1(salt + password.encode("utf-16le"), usedforsecurity=False).digest()
+    for i in range(50_000):
+        h = hashlib.sha1(i.to_bytes(4, "little") + h, usedforsecurity=False).digest()
+    final = hashlib.sha1(h + b"\0\0\0\0", usedforsecurity=False).digest()
+    x1 = hashlib.sha1(bytes(b ^ 0x36 for b in final) + b"\x36" * 44, usedforsecurity=False).digest()
+    x2 = hashlib.sha1(bytes(b ^ 0x5C for b in final) + b"\x5c" * 44, usedforsecurity=False).digest()
+    return (x1 + x2)[: key_size // 8]
+
+
+@pytest.mark.parametrize(("password", "key_size"), [("Password1234_", 128), ("パスワード", 256), ("", 40), ("x", 512)])
+def test_standard_encryption_key_matches_msoffcrypto(password: str, key_size: int) -> None:
+    from msoffcrypto.method.ecma376_standard import ECMA376Standard
+
+    from triage.unpack.office import native_standard_key
+
+    original = getattr(ECMA376Standard.makekey_from_password, "__wrapped__", ECMA376Standard.makekey_from_password)
+    ours = native_standard_key(original)
+    salt = b"\xe8\x82fI\x0c[\xd1\xee\xbd+C\x94\xe3\xf80\xef"
+    expected = _standard_key_reference(password, key_size, salt)
+    assert ours(password, 0x660E, 0x8004, 0x18, key_size, 16, salt) == expected
+    assert original(password, 0x660E, 0x8004, 0x18, key_size, 16, salt) == expected
+    if password == "Password1234_":  # msoffcrypto's own documented vector
+        assert expected == b"@\xb1:q\xf9\x0b\x96n7T\x08\xf2\xd1\x81\xa1\xaa"

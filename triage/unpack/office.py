@@ -540,6 +540,7 @@ def _decrypt(data: bytes, password: str, cap: int, failure: list[str]) -> bytes 
     from msoffcrypto import exceptions
 
     _derive_agile_hash_once()
+    _derive_standard_key_natively()
     memo = _AGILE_MEMO.set({})
     try:
         office = msoffcrypto.OfficeFile(io.BytesIO(data))
@@ -582,6 +583,46 @@ def _derive_agile_hash_once() -> None:
     original = ECMA376Agile._derive_iterated_hash_from_password
     if not getattr(original, "_triage_memo", False):
         ECMA376Agile._derive_iterated_hash_from_password = staticmethod(memoized_derivation(native_first(original)))
+
+
+def _derive_standard_key_natively() -> None:
+    """Have msoffcrypto-tool's ECMA-376 *standard* encryption key (Office 2007) derived with the 50,000 SHA-1 rounds
+    in C when `triage.native` is built: ~0.05 s of Python loop per password guess otherwise."""
+    from msoffcrypto.method.ecma376_standard import ECMA376Standard
+
+    original = ECMA376Standard.makekey_from_password
+    if not getattr(original, "_triage_native", False):
+        ECMA376Standard.makekey_from_password = staticmethod(native_standard_key(original))
+
+
+STANDARD_ROUNDS = 50_000  # MS-OFFCRYPTO 2.3.4.7: fixed for standard encryption
+
+
+def native_standard_key(original: Callable[..., bytes]) -> Callable[..., bytes]:
+    """msoffcrypto's `makekey_from_password` (MS-OFFCRYPTO 2.3.4.7), the same bytes, with the iterated SHA-1 in C;
+    msoffcrypto's own function when the library is not built."""
+    from triage import native
+
+    def makekey(
+        password: str, alg_id: int, alg_id_hash: int, provider_type: int, key_size: int, salt_size: int, salt: bytes
+    ) -> bytes:
+        start = _sha1(bytes(salt) + password.encode("utf-16le"))
+        iterated = native.iterate_hash("SHA1", start, STANDARD_ROUNDS)
+        if iterated is None:
+            return original(password, alg_id, alg_id_hash, provider_type, key_size, salt_size, salt)
+        final = _sha1(iterated + b"\0\0\0\0")  # block 0
+        inner = _sha1(bytes(b ^ 0x36 for b in final) + b"\x36" * (64 - len(final)))
+        outer = _sha1(bytes(b ^ 0x5C for b in final) + b"\x5c" * (64 - len(final)))
+        return (inner + outer)[: key_size // 8]
+
+    makekey._triage_native = True  # type: ignore[attr-defined]
+    makekey.__wrapped__ = original  # type: ignore[attr-defined]
+    return makekey
+
+
+def _sha1(data: bytes) -> bytes:
+    # the format's hash, computed to read the file, not to protect anything of ours
+    return hashlib.sha1(data, usedforsecurity=False).digest()
 
 
 class _Digest:
