@@ -1,8 +1,9 @@
 """Native helpers, loaded with ctypes when `make` built them; every caller has a pure-Python path without them.
 
-Only what no library offers and Python is too slow for: the iterated hash of Office agile encryption
-(`iterhash.c`, built by the Makefile into `_iterhash.so` against the system's OpenSSL). A scan that tries a
-password on an encrypted document pays 100,000 rounds of SHA-512 per guess: ~0.12 s as a Python loop, ~0.04 s here.
+Only what no library offers and Python is too slow for: the iterated hash of Office encryption (`iterhash.c`, built
+by the Makefile into `_iterhash.so` against the system's OpenSSL). A scan that tries a password on an encrypted
+document pays 100,000 rounds of SHA-512 per guess (agile): ~0.12 s as a Python loop, ~0.04 s here; or 50,000 of
+SHA-1 (standard, Office 2007): ~0.045 s against ~0.006 s.
 """
 
 from __future__ import annotations
