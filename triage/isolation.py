@@ -407,7 +407,9 @@ class ScanPool:
     left workers idle half the time while messages queued). The queue is a local datagram socket of small tickets
     (job id, deadline), each carrying a memory file that holds the message and the end of a socket the worker
     answers on, straight to the caller waiting on the other end; a worker killed at any moment cannot leave half a
-    message in the queue. One dispatcher thread reads the workers' own pipes: it sees a worker die (and tells the
+    message in the queue. Beyond `workers + 6` jobs queued or scanning, the line waits in this process, in arrival
+    order (the kernel holds only ~10 such tickets and wakes blocked senders in any order). One dispatcher thread
+    reads the workers' own pipes: it sees a worker die (and tells the
     caller of the job it was on), starts replacements and successors, and kills a worker still on a job past its
     deadline.
     """
